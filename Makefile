@@ -1,0 +1,36 @@
+# edgegen: the two set-up commands of the README, plus helpers. Each target creates the local
+# .venv and installs what it needs on first use (re-installs when pyproject.toml changes).
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.edgegen-installed
+
+.PHONY: bench test gpu openvino clean-venv
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+## The main job: until `edgegen bench` lands, show what this machine can run.
+bench: $(STAMP)
+	$(BIN)/edgegen doctor
+
+## The test suite (GPU tests skip themselves on machines without an NVIDIA GPU).
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+## NVIDIA machines: swap the CPU onnxruntime for onnxruntime-gpu (never both in one env), add
+## TensorRT and NVML.
+gpu: $(STAMP)
+	$(BIN)/python -m pip install -e '.[gpu]'
+	$(BIN)/python -m pip uninstall --yes onnxruntime onnxruntime-gpu
+	$(BIN)/python -m pip install --no-deps onnxruntime-gpu==1.31.1
+
+## Intel CPUs: OpenVINO + NNCF.
+openvino: $(STAMP)
+	$(BIN)/python -m pip install -e '.[openvino]'
+
+clean-venv:
+	rm -rf $(VENV)

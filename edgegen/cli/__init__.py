@@ -1,0 +1,1 @@
+"""The `edgegen` command line: thin typer commands over library functions."""

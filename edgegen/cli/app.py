@@ -1,0 +1,37 @@
+"""Assembles the `edgegen` command from one module per command group."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+# diffusers warns on every import that optimum-onnx also provides 'optimum'; users need not see it.
+os.environ.setdefault("DIFFUSERS_VERBOSITY", "error")
+
+import typer  # noqa: E402
+
+from edgegen.cli import doctor, models, profiles  # noqa: E402
+from edgegen.cli.errors import report_error  # noqa: E402
+
+app = typer.Typer(
+    name="edgegen",
+    help="Synthetic chest X-ray generation on the edge: export, run, benchmark and compare.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.command("doctor")(doctor.doctor)
+app.add_typer(profiles.app, name="profiles")
+app.add_typer(models.app, name="models")
+
+
+def main() -> None:
+    try:
+        app()
+    except SystemExit:
+        raise
+    except BaseException as exc:  # noqa: BLE001 - the single place errors become exit codes
+        if isinstance(exc, KeyboardInterrupt):
+            print("edgegen: interrupted", file=sys.stderr)
+            sys.exit(130)
+        sys.exit(report_error(exc))

@@ -1,0 +1,33 @@
+"""Shared option aliases and rendering helpers for every command."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from edgegen.schema import to_plain
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of tables.")]
+ProfileOption = Annotated[
+    str, typer.Option("--profile", "-p", help="Device profile name (see `edgegen profiles list`) or a YAML path.")
+]
+
+console = Console()
+
+
+def print_json(obj: Any) -> None:
+    sys.stdout.write(json.dumps(to_plain(obj), indent=2, ensure_ascii=False) + "\n")
+
+
+def table(title: str, columns: list[str], rows: list[list[Any]]) -> Table:
+    t = Table(title=title, title_justify="left")
+    for i, c in enumerate(columns):
+        t.add_column(c, no_wrap=(i == 0))
+    for r in rows:
+        t.add_row(*("" if v is None else str(v) for v in r))
+    return t

@@ -1,0 +1,57 @@
+"""What a MODEL argument names: a preset (random weights) or a local diffusers folder."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from edgegen.errors import ModelError
+from edgegen.models.local import check_folder, load_local_pipeline
+from edgegen.models.presets import PRESETS, build_preset_pipeline
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    name: str
+    kind: str  # "preset" | "folder"
+    path: Path | None
+    trust_pickle: bool = False
+
+    def load_pipeline(self, seed: int = 0):
+        if self.kind == "preset":
+            return build_preset_pipeline(self.name, seed=seed)
+        return load_local_pipeline(self.path, trust_pickle=self.trust_pickle)
+
+    def fingerprint(self) -> str:
+        """A stable hash of what defines the model: configs (+ seed) for presets, file bytes for folders."""
+        h = hashlib.sha256()
+        if self.kind == "preset":
+            cfg_dir = PRESETS[self.name].config_dir
+            for p in sorted(cfg_dir.rglob("*.json")):
+                h.update(p.relative_to(cfg_dir).as_posix().encode())
+                h.update(p.read_bytes())
+            return h.hexdigest()
+        for p in sorted(self.path.rglob("*")):
+            if p.is_file():
+                h.update(p.relative_to(self.path).as_posix().encode())
+                with p.open("rb") as f:
+                    for chunk in iter(lambda: f.read(1 << 20), b""):
+                        h.update(chunk)
+        return h.hexdigest()
+
+
+def resolve_model(spec: str, *, trust_pickle: bool = False) -> ModelSource:
+    """A preset name, or the path of a local diffusers folder (checked, not loaded)."""
+    if spec in PRESETS:
+        return ModelSource(spec, "preset", None)
+    path = Path(spec).expanduser()
+    if not path.exists() and "/" not in spec and not spec.startswith("."):
+        raise ModelError(f"{spec!r} is neither a preset nor an existing folder", hint=f"use a preset ({', '.join(PRESETS)}) or a path")
+    check_folder(path)
+    try:
+        name = json.loads((path / "model_index.json").read_text()).get("_name_or_path") or path.name
+    except (OSError, json.JSONDecodeError):
+        name = path.name
+    return ModelSource(Path(str(name)).name or path.name, "folder", path.resolve(), trust_pickle)

@@ -1,0 +1,1 @@
+"""What this machine is: CPU, NVIDIA GPUs (NVML), Jetson module, and usable runtimes."""

@@ -1,0 +1,63 @@
+"""Shared test set-up: offline hub, the `gpu` marker's skip rule, and a CLI runner."""
+
+from __future__ import annotations
+
+import os
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+os.environ.setdefault("DIFFUSERS_VERBOSITY", "error")
+
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def _has_nvidia_gpu() -> bool:
+    try:
+        import torch
+
+        return torch.cuda.is_available()
+    except Exception:  # noqa: BLE001
+        return False
+
+
+def pytest_collection_modifyitems(config, items):
+    if _has_nvidia_gpu():
+        return
+    skip = pytest.mark.skip(reason="no NVIDIA GPU on this machine")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture
+def run_cli(capsys):
+    """Run `edgegen ARGS` in-process through the real entry point; return (exit code, stdout, stderr)."""
+    import sys
+
+    from edgegen.cli.app import main
+
+    def _run(*args: str) -> tuple[int, str, str]:
+        old = sys.argv
+        sys.argv = ["edgegen", *args]
+        try:
+            main()
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        finally:
+            sys.argv = old
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    return _run
+
+
+@pytest.fixture(scope="session")
+def tiny_pipeline():
+    from edgegen.models.presets import build_preset_pipeline
+
+    return build_preset_pipeline("tiny", seed=0)
