@@ -82,7 +82,7 @@ def load_local_pipeline(path: Path, *, trust_pickle: bool = False, dtype=None):
         return StableDiffusionPipeline.from_pretrained(
             str(check.path),
             local_files_only=True,
-            use_safetensors=not check.pickle_only,
+            use_safetensors=None if check.pickle_only else True,  # None: safetensors where present, pickle elsewhere
             torch_dtype=dtype or torch.float32,
             safety_checker=None,
             requires_safety_checker=False,
