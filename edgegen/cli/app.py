@@ -10,7 +10,7 @@ os.environ.setdefault("DIFFUSERS_VERBOSITY", "error")
 
 import typer  # noqa: E402
 
-from edgegen.cli import doctor, models, profiles  # noqa: E402
+from edgegen.cli import classifiers, doctor, finetune, models, profiles  # noqa: E402
 from edgegen.cli.errors import report_error  # noqa: E402
 
 app = typer.Typer(
@@ -23,6 +23,9 @@ app = typer.Typer(
 app.command("doctor")(doctor.doctor)
 app.add_typer(profiles.app, name="profiles")
 app.add_typer(models.app, name="models")
+app.command("train-classifier")(classifiers.train_classifier_cmd)
+app.command("evaluate")(classifiers.evaluate_cmd)
+app.command("finetune")(finetune.finetune_cmd)
 
 
 def main() -> None:

@@ -18,6 +18,11 @@ ProfileOption = Annotated[
 ]
 
 console = Console()
+err_console = Console(stderr=True)  # warnings: never mixed into --json output
+
+
+def warn(text: str) -> None:
+    err_console.print(f"[yellow]warning:[/] {text}", highlight=False)
 
 
 def print_json(obj: Any) -> None:

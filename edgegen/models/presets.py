@@ -46,6 +46,7 @@ def register_preset(preset: ModelPreset) -> ModelPreset:
 
 
 register_preset(ModelPreset("tiny", "SD 1.x layout scaled down to run in seconds on CPU (tests)", "tiny", 64, "Apache-2.0 (edgegen)"))
+register_preset(ModelPreset("tiny-cxr", "Architecture of the embedded edgegen-tiny-cxr model (64x64 CXRs)", "tiny-cxr", 64, "Apache-2.0 (edgegen)"))
 register_preset(ModelPreset("sd15", "Stable Diffusion 1.5 shapes (UNet 859.5M params)", "sd-v1-5", 512, "CreativeML OpenRAIL-M (configs only)"))
 register_preset(ModelPreset("sd21-base", "Stable Diffusion 2.1-base shapes (OpenCLIP ViT-H text encoder)", "sd-2-1-base", 512, "CreativeML OpenRAIL++-M (configs only)"))
 register_preset(ModelPreset("bk-sdm-tiny", "BK-SDM-Tiny: block-removed SD 1.4 UNet (~0.32B params)", "bk-sdm-tiny", 512, "CreativeML OpenRAIL-M (configs only)"))
@@ -93,19 +94,25 @@ def parameter_counts(preset: ModelPreset) -> dict[str, int]:
     return counts
 
 
+def build_scheduler(config_file: Path):
+    """The scheduler class named in a diffusers scheduler_config.json."""
+    import diffusers
+
+    config = json.loads(config_file.read_text())
+    return getattr(diffusers, config["_class_name"]).from_config(config)
+
+
 def build_preset_pipeline(name: str, seed: int = 0):
     """A full StableDiffusionPipeline with random weights (deterministic for a given seed)."""
     import torch
-    from diffusers import PNDMScheduler, StableDiffusionPipeline
+    from diffusers import StableDiffusionPipeline
 
     from edgegen.models.tokenizer import build_clip_tokenizer
 
     preset = get_preset(name)
     torch.manual_seed(seed)
     components = {c: build_component(preset.config_dir, c).eval() for c in COMPONENT_CLASSES}
-    scheduler = PNDMScheduler.from_config(
-        json.loads((preset.config_dir / "scheduler" / "scheduler_config.json").read_text())
-    )
+    scheduler = build_scheduler(preset.config_dir / "scheduler" / "scheduler_config.json")
     return StableDiffusionPipeline(
         **components,
         tokenizer=build_clip_tokenizer(preset.config_dir / "tokenizer"),

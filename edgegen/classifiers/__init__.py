@@ -1,0 +1,1 @@
+"""Chest X-ray classifiers: registry of architectures, training, metrics, cards, evaluation."""
