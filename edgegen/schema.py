@@ -42,7 +42,7 @@ def _describe(tp: Any) -> str:
     if dataclasses.is_dataclass(tp):
         return "a mapping"
     origin = get_origin(tp)
-    if origin is tuple:
+    if origin in (tuple, list):
         return f"a list of {_describe(get_args(tp)[0])}"
     if origin is dict:
         return "a mapping"
@@ -58,12 +58,12 @@ def _convert(tp: Any, value: Any, key: str, issues: list[SchemaIssue]) -> Any:
         return _convert(members[0], value, key, issues)
     if dataclasses.is_dataclass(tp):
         return _build(tp, value, key, issues)
-    if origin is tuple:
-        (item_tp, _ellipsis) = get_args(tp)
+    if origin in (tuple, list):
+        item_tp = get_args(tp)[0]
         if not isinstance(value, list | tuple):
             issues.append(SchemaIssue(key, f"expected a list, got {value!r}", f"write {key} as a YAML list"))
-            return ()
-        return tuple(_convert(item_tp, v, f"{key}[{i}]", issues) for i, v in enumerate(value))
+            return origin()
+        return origin(_convert(item_tp, v, f"{key}[{i}]", issues) for i, v in enumerate(value))
     if origin is dict:
         key_tp, val_tp = get_args(tp)
         if not isinstance(value, dict):

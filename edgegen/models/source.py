@@ -15,7 +15,7 @@ from edgegen.models.presets import PRESETS, build_preset_pipeline
 @dataclass(frozen=True)
 class ModelSource:
     name: str
-    kind: str  # "preset" | "folder"
+    kind: str  # "preset" | "embedded" | "folder"
     path: Path | None
     trust_pickle: bool = False
 
@@ -44,8 +44,14 @@ class ModelSource:
 
 def resolve_model(spec: str, *, trust_pickle: bool = False) -> ModelSource:
     """A preset name, or the path of a local diffusers folder (checked, not loaded)."""
+    from edgegen.models.embedded import DEFAULT_MODEL, EMBEDDED_MODELS
+
     if spec in PRESETS:
         return ModelSource(spec, "preset", None)
+    if spec in ("default", *EMBEDDED_MODELS):
+        name = DEFAULT_MODEL if spec == "default" else spec
+        check_folder(EMBEDDED_MODELS[name])
+        return ModelSource(name, "embedded", EMBEDDED_MODELS[name])
     path = Path(spec).expanduser()
     if not path.exists() and "/" not in spec and not spec.startswith("."):
         raise ModelError(f"{spec!r} is neither a preset nor an existing folder", hint=f"use a preset ({', '.join(PRESETS)}) or a path")

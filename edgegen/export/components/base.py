@@ -1,0 +1,75 @@
+"""The interface every exportable component answers (after TensorRT demo/Diffusion's classes).
+
+Names, dynamic axes, a sample input at any (batch, image side), validation tolerances per
+precision, the ops that must stay fp32 in FP16 graphs, and the TensorRT min/opt/max shapes.
+Adding a component means adding one subclass decorated with `register_export`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+import numpy as np
+
+from edgegen.types import Component, Precision
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    rel_l2: float  # ‖onnx − torch‖ / ‖torch‖ over each output
+    max_abs: float
+
+
+# INT8 is judged by its drift on held-out real data, recorded in the manifest: only non-finite
+# output fails it (what drift is acceptable depends on the model; bench reports the quality).
+DEFAULT_TOLERANCES = {
+    Precision.FP32: Tolerance(1e-3, 1e-2),
+    Precision.FP16: Tolerance(2e-2, 1e-1),
+    Precision.INT8: Tolerance(float("inf"), float("inf")),
+}
+
+EXPORTS: dict[Component, type[ComponentExport]] = {}
+
+
+def register_export(cls: type[ComponentExport]) -> type[ComponentExport]:
+    if cls.component in EXPORTS:
+        raise ValueError(f"{cls.component} registered twice")
+    EXPORTS[cls.component] = cls
+    return cls
+
+
+class ComponentExport(ABC):
+    component: Component
+    input_names: tuple[str, ...]
+    output_names: tuple[str, ...]
+    opset: int = 17
+    tolerances: dict[Precision, Tolerance] = DEFAULT_TOLERANCES
+    # Op types kept in fp32 inside FP16 graphs (softmax/normalisation accumulate, exp overflows).
+    fp16_op_block_list: tuple[str, ...] = ()
+    # Op types worth quantizing to INT8 on this component (weights are constant initializers).
+    int8_op_types: tuple[str, ...] = ("Conv", "MatMul", "Gemm")
+
+    def __init__(self, owner) -> None:
+        self.owner = owner  # the diffusers pipeline, or the classifier module (with its card)
+
+    @abstractmethod
+    def module(self):
+        """A torch.nn.Module whose forward takes the inputs in `input_names` order."""
+
+    @abstractmethod
+    def dynamic_axes(self) -> dict[str, dict[int, str]]:
+        """Axis names per input/output for torch.onnx.export."""
+
+    @abstractmethod
+    def input_shapes(self, batch: int, image_size: int) -> dict[str, tuple[int, ...]]:
+        """The concrete input shapes for a batch of images of `image_size` pixels."""
+
+    @abstractmethod
+    def sample_inputs(self, batch: int, image_size: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        """Random inputs of the right dtype and range."""
+
+    def trt_profile(self, batch: tuple[int, int, int], image: tuple[int, int, int]) -> dict[str, tuple[tuple[int, ...], ...]]:
+        """(min, opt, max) shape per input for a TensorRT optimization profile. Pure."""
+        mins, opts, maxs = (self.input_shapes(b, s) for b, s in zip(batch, image, strict=True))
+        return {name: (mins[name], opts[name], maxs[name]) for name in self.input_names}

@@ -1,0 +1,299 @@
+"""`export_model`: a SD pipeline (+ a classifier) → validated FP32/FP16/INT8 ONNX + manifest.
+
+Per component: torch → ONNX (fp32, basic graph optimisation) → validated against torch at two
+shapes → FP16 and/or INT8 derived from the fp32 graph and validated the same way. FP16 that
+produces NaN/Inf falls back to the fp32 graph and says so. A re-run with the same model and
+settings reuses every artifact whose hash still matches the manifest.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from edgegen.atomic import atomic_write_json
+from edgegen.errors import ArtifactError
+from edgegen.export.artifacts import (
+    ArtifactKind,
+    ComponentArtifact,
+    ExportManifest,
+    artifact_path,
+    load_manifest,
+    sha256_file,
+    verify_artifact,
+)
+from edgegen.export.components import EXPORTS, ComponentExport
+from edgegen.export.components.unet import vae_scale_factor
+from edgegen.export.onnx_io import check_onnx, place, save_model, torch_to_onnx, workdir
+from edgegen.export.validate import raise_on_failures, run_checks
+from edgegen.types import Component, Precision
+
+SD_COMPONENTS = (Component.TEXT_ENCODER, Component.UNET, Component.VAE_DECODER, Component.VAE_ENCODER)
+
+
+@dataclass(frozen=True)
+class ExportRequest:
+    model: str
+    profile: str
+    out_root: Path
+    precisions: tuple[Precision, ...] | None = None  # None: fp32 + the profile's per component
+    components: tuple[Component, ...] = SD_COMPONENTS + (Component.CLASSIFIER,)
+    classifier: str | None = "default"
+    calibration_data: str = "default"
+    calibration_samples: int = 16
+    image_size: int | None = None  # None: the profile's default resolution
+    opset: int = 17
+    seed: int = 0
+    trust_pickle: bool = False
+
+    def settings_hash(self, image_size: int) -> str:
+        relevant = {
+            "precisions": [p.value for p in self.precisions] if self.precisions else None,
+            "calibration": [self.calibration_data, self.calibration_samples],
+            "image_size": image_size,
+            "opset": self.opset,
+            "seed": self.seed,
+            "classifier": self.classifier,
+        }
+        return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()
+
+
+@dataclass
+class ExportResult:
+    folder: Path
+    manifest: ExportManifest
+    exported: list[str] = field(default_factory=list)
+    reused: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def wanted_precisions(request: ExportRequest, profile, component: Component) -> tuple[Precision, ...]:
+    """fp32 always (reference and fallback) plus what the request or the profile asks for."""
+    asked = request.precisions or (getattr(profile.precision, component.value),)
+    return tuple(dict.fromkeys((Precision.FP32, *asked)))
+
+
+def _io(spec: ComponentExport, model) -> tuple[dict, dict]:
+    def dims(values):
+        return {v.name: [d.dim_param or d.dim_value for d in v.type.tensor_type.shape.dim] for v in values}
+
+    return dims(model.graph.input), dims(model.graph.output)
+
+
+def _tool_versions() -> dict[str, str]:
+    import diffusers
+    import onnx
+    import onnxruntime
+    import torch
+    import transformers
+
+    import edgegen
+
+    return {
+        "edgegen": edgegen.__version__,
+        "torch": torch.__version__,
+        "onnx": onnx.__version__,
+        "onnxruntime": onnxruntime.__version__,
+        "diffusers": diffusers.__version__,
+        "transformers": transformers.__version__,
+    }
+
+
+class _ComponentExporter:
+    """Exports one component in every precision asked for; knows nothing about the CLI."""
+
+    def __init__(self, spec: ComponentExport, folder: Path, paths, shapes, opset: int, calibration, real_inputs) -> None:
+        self.spec, self.folder, self.paths, self.shapes, self.opset = spec, folder, paths, shapes, opset
+        self.calibration = calibration  # () -> list of input dicts, called only for INT8
+        self.real_inputs = real_inputs  # (batch, size, seed) -> held-out real inputs for INT8 checks
+
+    def _artifact(self, precision: Precision, actual: Precision, onnx_file: Path, data: str | None, checks, notes, int8=None, seconds=0.0):
+        model = check_onnx(onnx_file)
+        inputs, outputs = _io(self.spec, model)
+        return ComponentArtifact(
+            component=self.spec.component,
+            precision=precision,
+            file=onnx_file.name,
+            sha256=sha256_file(onnx_file),
+            bytes=onnx_file.stat().st_size + ((onnx_file.parent / data).stat().st_size if data else 0),
+            external_data=data,
+            opset=self.opset,
+            inputs=inputs,
+            outputs=outputs,
+            checks=checks,
+            actual_precision=actual,
+            notes=notes,
+            int8=int8,
+            seconds=round(seconds, 2),
+        )
+
+    def fp32(self) -> ComponentArtifact:
+        start = time.perf_counter()
+        final = self.paths(Precision.FP32)
+        with workdir(self.folder) as tmp:
+            tmp = Path(tmp)
+            rng = np.random.default_rng(0)
+            sample = self.spec.sample_inputs(*self.shapes[0], rng)
+            raw = torch_to_onnx(self.spec.module(), sample, self.spec.input_names, self.spec.output_names, self.spec.dynamic_axes(), self.opset, tmp)
+            import onnx
+
+            optimized = tmp / final.name
+            data = save_model(onnx.load(str(raw)), optimized)
+            # Offline ORT rewrites were tried and dropped: the saved graph confused the fp16
+            # converter (duplicate Cast names); each runtime session applies its own full
+            # optimisation level at load instead, where it also knows the target provider.
+            notes = ["torch.onnx constant folding; runtime graph optimisation (ORT_ENABLE_ALL) at session load"]
+            checks = run_checks(self.spec, optimized, Precision.FP32, self.shapes)
+            raise_on_failures(self.spec.component.value, Precision.FP32, checks)
+            files = {optimized: final}
+            if data:
+                files[tmp / data] = final.with_name(data)
+            place(files)
+        return self._artifact(Precision.FP32, Precision.FP32, final, data, checks, notes, seconds=time.perf_counter() - start)
+
+    def derived(self, precision: Precision, fp32: ComponentArtifact) -> ComponentArtifact:
+        from edgegen.export.fp16 import convert_fp16
+        from edgegen.export.int8 import quantize_qdq
+
+        start = time.perf_counter()
+        src = self.folder / fp32.file
+        final = self.paths(precision)
+        with workdir(self.folder) as tmp:
+            tmp = Path(tmp)
+            out = tmp / final.name
+            int8_info = None
+            if precision is Precision.FP16:
+                data, notes = convert_fp16(src, out, self.spec.fp16_op_block_list)
+            else:
+                int8_info = quantize_qdq(src, out, self.spec.int8_op_types, self.calibration(), tmp)
+                data = final.name + ".data" if (tmp / (final.name + ".data")).exists() else None
+                notes = [
+                    f"int8 QDQ on {', '.join(int8_info['op_types'])}; attention activation×activation MatMuls left in float",
+                    "int8 drift measured on held-out real data (not the calibration samples)",
+                ]
+            held_out = self.real_inputs if precision is Precision.INT8 else None
+            checks = run_checks(self.spec, out, precision, self.shapes, make_inputs=held_out)
+            actual = precision
+            if precision is Precision.FP16 and not all(c.finite for c in checks):
+                # NaN/Inf in half precision: ship the fp32 graph under the fp16 name, and say so.
+                notes.append("fp16 produced NaN/Inf in validation: fell back to fp32 for this component")
+                shutil.copyfile(src, out)
+                data = fp32.external_data  # the copied graph still points at the fp32 weights file
+                checks = run_checks(self.spec, out, Precision.FP32, self.shapes)
+                actual = Precision.FP32
+            raise_on_failures(self.spec.component.value, actual, checks)
+            files = {out: final}
+            if data and (tmp / data).exists():
+                files[tmp / data] = final.with_name(data)
+            place(files)
+        return self._artifact(precision, actual, final, data, checks, notes, int8_info, time.perf_counter() - start)
+
+
+def _stack(samples: list[dict[str, np.ndarray]], batch: int) -> dict[str, np.ndarray]:
+    """Concatenate per-sample input dicts along the batch axis and keep the first `batch` rows."""
+    return {k: np.concatenate([s[k] for s in samples])[:batch] for k in samples[0]}
+
+
+def export_model(request: ExportRequest, progress=None) -> ExportResult:
+    """Export, validate and record every requested component and precision."""
+    from edgegen.classifiers.card import load_classifier
+    from edgegen.data.load import load_dataset
+    from edgegen.export.calibration import classifier_calibration, sd_calibration
+    from edgegen.models.embedded import resolve_classifier_dir
+    from edgegen.models.source import resolve_model
+    from edgegen.profiles import load_profile
+
+    started = time.perf_counter()
+    profile = load_profile(request.profile)
+    source = resolve_model(request.model, trust_pickle=request.trust_pickle)
+    pipe = source.load_pipeline(seed=request.seed)
+    image_size = request.image_size or profile.generation.resolution
+    factor = vae_scale_factor(pipe)
+    if image_size % factor:
+        from edgegen.errors import UsageError
+
+        raise UsageError(f"image size {image_size} is not a multiple of the VAE factor {factor}")
+    # Two validation shapes exercise the dynamic axes: batch 1 at the default size, batch 2 larger.
+    sd_shapes = [(1, image_size), (2, image_size + 8 * factor)]
+    folder = artifact_path(request.out_root, source.name, profile.name, ArtifactKind.MANIFEST).parent
+    settings = request.settings_hash(image_size)
+    source_hash = source.fingerprint()
+    previous = None
+    manifest_path = folder / "manifest.json"
+    if manifest_path.is_file():
+        try:
+            old = load_manifest(manifest_path)
+            if old.source_sha256 == source_hash and old.settings_sha256 == settings:
+                previous = old
+        except ArtifactError:
+            previous = None  # unreadable manifest: export afresh
+    calib_data = None
+
+    def calibration_set():
+        nonlocal calib_data
+        if calib_data is None:
+            calib_data = load_dataset(request.calibration_data, "train", image_size)
+        return calib_data
+
+    classifier = None
+    classifier_info = None
+    if Component.CLASSIFIER in request.components and request.classifier:
+        clf_dir = resolve_classifier_dir(request.classifier)
+        classifier = load_classifier(clf_dir)
+        classifier_info = {"path": str(clf_dir), "sha256": sha256_file(clf_dir / "model.safetensors"), "arch": classifier[1].arch, "class_names": list(classifier[1].class_names)}
+
+    result = ExportResult(folder, None)  # type: ignore[arg-type]
+    artifacts: list[ComponentArtifact] = []
+    for component in request.components:
+        if component is Component.CLASSIFIER:
+            if classifier is None:
+                continue
+            spec = EXPORTS[component](classifier)
+            shapes = [(1, classifier[1].input_size), (4, classifier[1].input_size)]
+            calib = lambda: classifier_calibration(classifier[1], calibration_set(), max(request.calibration_samples, 32), request.seed)  # noqa: E731
+            real = lambda b, s, seed: _stack(classifier_calibration(classifier[1], calibration_set(), b, request.seed + 1000 + seed, b), b)  # noqa: E731
+        else:
+            spec = EXPORTS[component](pipe)
+            shapes = sd_shapes
+            calib = lambda c=component: sd_calibration(pipe, c, calibration_set(), image_size, request.calibration_samples, request.seed)  # noqa: E731
+            real = lambda b, s, seed, c=component: _stack(sd_calibration(pipe, c, calibration_set(), s, max(b, 2), request.seed + 1000 + seed), b)  # noqa: E731
+        paths = lambda p, c=component: artifact_path(request.out_root, source.name, profile.name, ArtifactKind.ONNX, c, p)  # noqa: E731
+        exporter = _ComponentExporter(spec, folder, paths, shapes, request.opset, calib, real)
+        fp32 = None
+        for precision in wanted_precisions(request, profile, component):
+            label = f"{component.value}.{precision.value}"
+            old = previous.find(component, precision) if previous else None
+            if old is not None and verify_artifact(folder, old) is None:
+                artifacts.append(old)
+                result.reused.append(label)
+                fp32 = old if precision is Precision.FP32 else fp32
+                continue
+            if progress:
+                progress(label)
+            art = exporter.fp32() if precision is Precision.FP32 else exporter.derived(precision, fp32)
+            fp32 = art if precision is Precision.FP32 else fp32
+            artifacts.append(art)
+            result.exported.append(label)
+    manifest = ExportManifest(
+        model=source.name,
+        model_kind=source.kind,
+        source_sha256=source_hash,
+        profile=profile.name,
+        settings_sha256=settings,
+        tool_versions=_tool_versions(),
+        components=artifacts,
+        created=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        classifier=classifier_info,
+    )
+    atomic_write_json(manifest_path, manifest)
+    result.manifest = manifest
+    result.seconds = time.perf_counter() - started
+    return result
+
