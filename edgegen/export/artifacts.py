@@ -100,6 +100,7 @@ class ComponentArtifact:
     outputs: dict[str, list[Any]]
     checks: list[Check]
     actual_precision: Precision  # differs from `precision` after a fallback
+    spatial_divisors: dict[str, int] = field(default_factory=dict)  # image side ÷ input side
     notes: list[str] = field(default_factory=list)  # optimisations applied, fallbacks, quantization
     int8: dict[str, Any] | None = None
     seconds: float = 0.0

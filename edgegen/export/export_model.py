@@ -129,6 +129,7 @@ class _ComponentExporter:
             outputs=outputs,
             checks=checks,
             actual_precision=actual,
+            spatial_divisors=self.spec.spatial_divisors(),
             notes=notes,
             int8=int8,
             seconds=round(seconds, 2),

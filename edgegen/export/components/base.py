@@ -49,6 +49,8 @@ class ComponentExport(ABC):
     fp16_op_block_list: tuple[str, ...] = ()
     # Op types worth quantizing to INT8 on this component (weights are constant initializers).
     int8_op_types: tuple[str, ...] = ("Conv", "MatMul", "Gemm")
+    # Component batch per image batch: the UNet and text encoder run cond + uncond in one call.
+    batch_multiplier: int = 1
 
     def __init__(self, owner) -> None:
         self.owner = owner  # the diffusers pipeline, or the classifier module (with its card)
@@ -69,7 +71,11 @@ class ComponentExport(ABC):
     def sample_inputs(self, batch: int, image_size: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
         """Random inputs of the right dtype and range."""
 
-    def trt_profile(self, batch: tuple[int, int, int], image: tuple[int, int, int]) -> dict[str, tuple[tuple[int, ...], ...]]:
-        """(min, opt, max) shape per input for a TensorRT optimization profile. Pure."""
-        mins, opts, maxs = (self.input_shapes(b, s) for b, s in zip(batch, image, strict=True))
-        return {name: (mins[name], opts[name], maxs[name]) for name in self.input_names}
+    @classmethod
+    def component_batches(cls, image_batch: tuple[int, int, int]) -> tuple[int, int, int]:
+        """(min, opt, max) batch of this component for a range of images per call. Pure."""
+        return tuple(b * cls.batch_multiplier for b in image_batch)  # type: ignore[return-value]
+
+    def spatial_divisors(self) -> dict[str, int]:
+        """Per input: image side ÷ this input's spatial side (8 for SD latents, 1 for pixels)."""
+        return {name: 1 for name in self.input_names}

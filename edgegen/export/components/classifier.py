@@ -18,6 +18,11 @@ class ClassifierExport(ComponentExport):
     fp16_op_block_list = ("Softmax",)
     int8_op_types = ("Conv", "MatMul", "Gemm")
 
+    @classmethod
+    def component_batches(cls, image_batch):
+        # Classification runs over whole datasets: profile for large batches, not per-image.
+        return (1, max(image_batch[1], 16), max(image_batch[2], 64))
+
     def module(self):
         return self.owner[0].eval()
 

@@ -23,6 +23,7 @@ class TextEncoderExport(ComponentExport):
     component = Component.TEXT_ENCODER
     input_names = ("input_ids",)
     output_names = ("text_embeddings",)
+    batch_multiplier = 2  # classifier-free guidance: uncond + cond in one call
     fp16_op_block_list = ("LayerNormalization", "Softmax")
     int8_op_types = ("MatMul", "Gemm")
 

@@ -30,8 +30,12 @@ class UNetExport(ComponentExport):
     component = Component.UNET
     input_names = ("sample", "timestep", "encoder_hidden_states")
     output_names = ("noise_pred",)
+    batch_multiplier = 2  # classifier-free guidance: uncond + cond in one call
     # GroupNorm/LayerNorm statistics and the attention softmax overflow or lose precision in fp16.
     fp16_op_block_list = ("Softmax", "GroupNormalization", "LayerNormalization", "InstanceNormalization")
+
+    def spatial_divisors(self):
+        return {"sample": vae_scale_factor(self.owner), "timestep": 1, "encoder_hidden_states": 1}
 
     def module(self):
         return _UNetNoise(self.owner.unet).eval()

@@ -46,6 +46,9 @@ class VaeDecoderExport(ComponentExport):
     fp16_op_block_list = ("GroupNormalization", "InstanceNormalization", "Softmax")
     int8_op_types = ("Conv",)
 
+    def spatial_divisors(self):
+        return {"latent": vae_scale_factor(self.owner)}
+
     def module(self):
         return _Decode(self.owner.vae).eval()
 
