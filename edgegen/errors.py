@@ -74,3 +74,9 @@ class CloudError(EdgegenError):
     """A cloud API call failed for good, or the budget would be exceeded."""
 
     exit_code = 9
+
+
+class NumericalError(EdgegenError):
+    """NaN or Inf appeared in a tensor during generation or inference."""
+
+    exit_code = 10

@@ -43,6 +43,10 @@ def load_card(model_dir: Path) -> ClassifierCard:
     path = Path(model_dir) / CARD
     if not path.is_file():
         raise ModelError(f"{model_dir} is not a classifier folder: {CARD} is missing", hint="train one with `edgegen train-classifier`")
+    return read_card(path)
+
+
+def read_card(path: Path) -> ClassifierCard:
     try:
         raw = json.loads(path.read_text())
         raw["class_names"] = tuple(raw["class_names"])

@@ -11,7 +11,6 @@ TensorRT engines (named after their shape profile and GPU), the timing cache and
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass, field
 from enum import Enum
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from edgegen.errors import ArtifactError
+from edgegen.hashing import sha256_file
 from edgegen.types import Component, Precision
 
 DEFAULT_EXPORT_ROOT = Path(__file__).resolve().parents[2] / "export"
@@ -64,14 +64,6 @@ def artifact_path(
 
 def _safe(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "-" for c in name)
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with Path(path).open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -121,6 +113,7 @@ class ExportManifest:
     components: list[ComponentArtifact]
     created: str
     classifier: dict[str, Any] | None = None
+    pipeline: dict[str, Any] | None = None  # PipelineInfo fields: what runtimes need besides graphs
     schema_version: int = MANIFEST_SCHEMA_VERSION
 
     def find(self, component: Component, precision: Precision) -> ComponentArtifact | None:

@@ -197,6 +197,37 @@ class _ComponentExporter:
         return self._artifact(precision, actual, final, data, checks, notes, int8_info, time.perf_counter() - start)
 
 
+def pipeline_info(pipe, source) -> dict:
+    """What the runtime needs besides the graphs (PipelineInfo), plus class prompts if trained."""
+    from edgegen.train.finetune import TRAINING_CARD
+
+    info = {
+        "vae_scale_factor": vae_scale_factor(pipe),
+        "latent_channels": int(pipe.vae.config.latent_channels),
+        "max_length": int(pipe.tokenizer.model_max_length),
+        "class_names": [],
+        "prompt_template": "",
+    }
+    card = source.path / TRAINING_CARD if source.path else None
+    if card is not None and card.is_file():
+        trained = json.loads(card.read_text())
+        info["class_names"] = trained.get("class_names", [])
+        info["prompt_template"] = trained.get("config", {}).get("prompt_template", "")
+    return info
+
+
+def _save_runtime_files(pipe, folder: Path, classifier) -> None:
+    """Tokenizer, scheduler config and classifier card beside the graphs: the folder runs alone."""
+    from edgegen.atomic import atomic_dir
+
+    with atomic_dir(folder / "tokenizer") as tmp:
+        pipe.tokenizer.save_pretrained(tmp)
+    with atomic_dir(folder / "scheduler") as tmp:
+        pipe.scheduler.save_config(tmp)
+    if classifier is not None:
+        atomic_write_json(folder / "classifier_card.json", classifier[1])
+
+
 def _stack(samples: list[dict[str, np.ndarray]], batch: int) -> dict[str, np.ndarray]:
     """Concatenate per-sample input dicts along the batch axis and keep the first `batch` rows."""
     return {k: np.concatenate([s[k] for s in samples])[:batch] for k in samples[0]}
@@ -282,6 +313,7 @@ def export_model(request: ExportRequest, progress=None) -> ExportResult:
             fp32 = art if precision is Precision.FP32 else fp32
             artifacts.append(art)
             result.exported.append(label)
+    _save_runtime_files(pipe, folder, classifier)
     manifest = ExportManifest(
         model=source.name,
         model_kind=source.kind,
@@ -292,6 +324,7 @@ def export_model(request: ExportRequest, progress=None) -> ExportResult:
         components=artifacts,
         created=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         classifier=classifier_info,
+        pipeline=pipeline_info(pipe, source),
     )
     atomic_write_json(manifest_path, manifest)
     result.manifest = manifest

@@ -1,0 +1,146 @@
+"""`edgegen generate` and `edgegen classify`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from edgegen.cli.output import JsonOption, ProfileOption, console, print_json, table, warn
+
+BackendOption = Annotated[str | None, typer.Option("--backend", "-b", help="torch, ort-cpu, ort-cuda, ort-trt, trt or openvino (default: the profile's first usable).")]
+PrecisionOption = Annotated[str | None, typer.Option(help="fp32, fp16 or int8 for every component (default: the profile's per component).")]
+ArtifactsOption = Annotated[Path | None, typer.Option(help="An `edgegen export` folder (default: export/<model>/<profile>).")]
+
+
+def run_config(profile, backend: str | None, precision: str | None, threads: int | None):
+    """Resolve backend (flag or profile), precisions and device once, at the boundary."""
+    from edgegen.runtime.loader import RunConfig
+    from edgegen.runtime.select import choose_backend
+    from edgegen.system.nvml import detect_gpus
+    from edgegen.system.runtimes import probe_all, usable_backends
+    from edgegen.types import Backend, Component, Precision
+
+    from edgegen.cli.export import _parse_list
+
+    has_gpu = bool(detect_gpus())
+    requested = _parse_list(backend, Backend, "backend")[0] if backend else None
+    chosen = choose_backend(profile.backends, usable_backends(probe_all(has_gpu), has_gpu), requested)
+    forced = _parse_list(precision, Precision, "precision")[0] if precision else None
+    precisions = {c: forced or getattr(profile.precision, c.value) for c in Component}
+    import torch
+
+    device = "cuda" if chosen is Backend.TORCH and torch.cuda.is_available() else "cpu"
+    return RunConfig(chosen, precisions, threads or profile.threads, device)
+
+
+def default_artifacts(model: str, profile_name: str, artifacts: Path | None, needed: bool) -> Path | None:
+    if artifacts is not None or not needed:
+        return artifacts
+    from edgegen.errors import ArtifactError
+    from edgegen.export.artifacts import DEFAULT_EXPORT_ROOT, ArtifactKind, artifact_path
+    from edgegen.models.source import resolve_model
+
+    folder = artifact_path(DEFAULT_EXPORT_ROOT, resolve_model(model).name, profile_name, ArtifactKind.MANIFEST).parent
+    if not (folder / "manifest.json").is_file():
+        raise ArtifactError(f"no export found at {folder}", hint=f"run `edgegen export {model} --profile {profile_name}` or pass --artifacts")
+    return folder
+
+
+def generate_cmd(
+    out: Annotated[Path, typer.Option(help="Output folder (PNGs + manifest.jsonl); re-running resumes.")],
+    model: Annotated[str, typer.Option(help="'default', a preset or a diffusers folder.")] = "default",
+    artifacts: ArtifactsOption = None,
+    profile: ProfileOption = "cpu-x86",
+    backend: BackendOption = None,
+    precision: PrecisionOption = None,
+    class_: Annotated[list[str] | None, typer.Option("--class", help="Class to generate (repeatable; default: the model's classes).")] = None,
+    n: Annotated[int, typer.Option("--n", "--per-class", help="Images per class.")] = 4,
+    prompt_template: Annotated[str | None, typer.Option(help="Prompt with {class} (default: the model's training template).")] = None,
+    negative_prompt: str = "",
+    steps: Annotated[int | None, typer.Option(help="Denoising steps (default: the profile's).")] = None,
+    guidance: Annotated[float | None, typer.Option(help="Classifier-free guidance scale (default: the profile's).")] = None,
+    scheduler: Annotated[str | None, typer.Option(help="ddim, euler or dpm++ (default: the profile's).")] = None,
+    size: Annotated[int | None, typer.Option(help="Image side in pixels (default: the profile's).")] = None,
+    seed: int = 0,
+    batch_size: Annotated[int | None, typer.Option(help="Images per pipeline call (default: the profile's).")] = None,
+    dicom: Annotated[bool, typer.Option(help="Also write a DICOM (DERIVED\\SECONDARY, marked synthetic) per image.")] = False,
+    tiled_decode: bool = False,
+    low_memory: Annotated[bool | None, typer.Option(help="Load components one at a time (default: the profile's).")] = None,
+    threads: int | None = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Generate synthetic CXRs per class with provenance tags; resumable after a crash."""
+    from edgegen.cli.progress import step_progress
+    from edgegen.errors import UsageError
+    from edgegen.profiles import load_profile
+    from edgegen.runtime.generate import GenerateSettings, generate_images, plan
+    from edgegen.runtime.loader import open_sd_pipeline
+    from edgegen.train.prompts import DEFAULT_TEMPLATE
+    from edgegen.types import Backend, SchedulerName
+
+    prof = load_profile(profile)
+    config = run_config(prof, backend, precision, threads)
+    folder = default_artifacts(model, prof.name, artifacts, config.backend is not Backend.TORCH)
+    try:
+        sched = SchedulerName(scheduler) if scheduler else prof.generation.scheduler
+    except ValueError:
+        raise UsageError(f"unknown scheduler {scheduler!r}", hint="use ddim, euler or dpm++") from None
+    pipe, facts = open_sd_pipeline(config, sched, model=model, artifacts=folder, low_memory=prof.low_memory if low_memory is None else low_memory)
+    facts = {**facts, "backend": config.backend.value}
+    classes = list(class_ or pipe.info.class_names)
+    if not classes:
+        raise UsageError("this model has no known classes", hint="pass --class NAME")
+    template = prompt_template or pipe.info.prompt_template or DEFAULT_TEMPLATE
+    side = size or prof.generation.resolution
+    if side % pipe.info.vae_scale_factor:
+        raise UsageError(f"--size {side} is not a multiple of {pipe.info.vae_scale_factor}")
+    settings = GenerateSettings(steps or prof.generation.steps, prof.generation.guidance_scale if guidance is None else guidance, sched.value, side, batch_size or prof.generation.batch, negative_prompt, dicom, tiled_decode)
+    items = plan(classes, n, template, seed)
+    with step_progress("images", enabled=not json_out) as bar:
+        result = generate_images(pipe, facts, items, settings, out, lambda done, total, ips: bar(done, total, f"{ips:.2f} img/s"))
+    pipe.release()
+    if json_out:
+        print_json(result)
+        return
+    console.print(f"{result.generated} generated, {result.skipped} already present, {result.images_per_s:.2f} images/s on {config.backend.value} → {out}")
+
+
+def classify_cmd(
+    data: Annotated[str, typer.Argument(help="A class-folder (labeled), a flat folder of images/DICOMs, a .csv, a .npz or 'default'.")],
+    out: Annotated[Path | None, typer.Option(help="CSV of per-image probabilities.")] = None,
+    classifier: Annotated[str, typer.Option(help="torch backend: 'default' or a classifier folder.")] = "default",
+    artifacts: ArtifactsOption = None,
+    profile: ProfileOption = "cpu-x86",
+    backend: BackendOption = None,
+    precision: PrecisionOption = None,
+    split: str = "test",
+    batch_size: int = 64,
+    bootstrap: int = 500,
+    threads: int | None = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Classify CXRs in batches on any backend; print metrics when labels are known."""
+    from edgegen.data.unlabeled import load_for_classification
+    from edgegen.profiles import load_profile
+    from edgegen.runtime.classify import classify, open_classifier
+    from edgegen.types import Backend, Component
+
+    prof = load_profile(profile)
+    config = run_config(prof, backend, precision, threads)
+    folder = default_artifacts("default", prof.name, artifacts, config.backend is not Backend.TORCH)
+    runner, card = open_classifier(config, classifier, folder)
+    images, names, labels, skipped = load_for_classification(data, split, card.input_size, card.class_names)
+    if skipped:
+        warn(f"skipped {len(skipped)} unreadable file(s): {', '.join(s.path for s in skipped[:3])}")
+    result = classify(runner, card, images, names, labels, out, batch_size, bootstrap, config.backend.value, config.precisions[Component.CLASSIFIER].value)
+    runner.release()
+    if json_out:
+        print_json(result)
+        return
+    console.print(f"{result.n} images classified on {result.backend} ({result.precision}) at {result.images_per_s:.1f} images/s" + (f"; CSV: {out}" if out else ""))
+    if result.report:
+        from edgegen.cli.classifiers import _report_rows
+
+        console.print(table("metrics (95% bootstrap CI)", ["metric", "value"], _report_rows(result.report)))

@@ -1,0 +1,1 @@
+"""One module per inference backend, each a `Runner` over one component graph."""

@@ -1,0 +1,45 @@
+"""torch (eager) runner: the component's torch module, the reference every other backend is
+compared with. CUDA when asked and present; fp16 autocast only for fp16 on CUDA."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from edgegen.runtime.backends.base import Runner
+
+
+class TorchRunner(Runner):
+    name = "torch"
+
+    def __init__(self, spec, device: str = "cpu", half: bool = False, threads: int | None = None) -> None:
+        super().__init__()
+        self.spec, self.device, self.half, self.threads = spec, device, half, threads
+        self.module = None
+
+    def _load(self) -> None:
+        import torch
+
+        if self.threads:
+            torch.set_num_threads(self.threads)
+        self.module = self.spec.module().to(self.device)
+        if self.half and self.device.startswith("cuda"):
+            self.module = self.module.half()
+
+    def _infer(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        import torch
+
+        args = []
+        for name in self.spec.input_names:
+            t = torch.from_numpy(np.ascontiguousarray(inputs[name])).to(self.device)
+            if self.half and t.is_floating_point() and self.device.startswith("cuda"):
+                t = t.half()
+            args.append(t)
+        with torch.inference_mode():
+            out = self.module(*args)
+        outs = out if isinstance(out, tuple | list) else (out,)
+        if self.device.startswith("cuda"):
+            torch.cuda.synchronize()
+        return {n: o.float().cpu().numpy() for n, o in zip(self.spec.output_names, outs, strict=True)}
+
+    def _release(self) -> None:
+        self.module = None

@@ -1,0 +1,129 @@
+"""`generate_images`: N images per class, written with provenance, resumable after any crash.
+
+Every image has a planned file name and seed. A re-run keeps each image that is on disk with the
+sha256 its manifest line records (for the same settings) and generates only the rest; the
+manifest is compacted first, so it ends with exactly one line per image.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from edgegen.atomic import atomic_write_bytes
+from edgegen.errors import UsageError
+from edgegen.hashing import sha256_bytes
+from edgegen.runtime.pipeline import Text2ImagePipeline
+from edgegen.runtime.provenance import append_line, png_bytes, read_lines, rewrite_lines, write_dicom
+
+MANIFEST = "manifest.jsonl"
+
+
+@dataclass(frozen=True)
+class PlannedImage:
+    index: int
+    class_name: str
+    prompt: str
+    seed: int
+    file: str  # relative to the output folder
+
+
+@dataclass(frozen=True)
+class GenerateSettings:
+    steps: int
+    guidance_scale: float
+    scheduler: str
+    size: int
+    batch_size: int = 1
+    negative_prompt: str = ""
+    dicom: bool = False
+    tiled_decode: bool = False
+
+
+@dataclass
+class GenerateResult:
+    out_dir: Path
+    generated: int
+    skipped: int
+    seconds: float
+    images_per_s: float
+    unet_step_s: list[float] = field(default_factory=list)
+
+
+def plan(classes: list[str], per_class: int, template: str, seed: int) -> list[PlannedImage]:
+    if "{class}" not in template:
+        raise UsageError(f"prompt template {template!r} has no {{class}} placeholder")
+    if per_class < 1 or not classes:
+        raise UsageError("nothing to generate", hint="pass --class NAME and --n N (or --per-class N)")
+    out = []
+    for ci, name in enumerate(classes):
+        for k in range(per_class):
+            index = ci * per_class + k
+            safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in name)
+            out.append(PlannedImage(index, name, template.replace("{class}", name.replace("_", " ")), seed + index, f"{safe}/{safe}_{k:05d}_s{seed + index}.png"))
+    return out
+
+
+def run_key(facts: dict, settings: GenerateSettings, prompt: str) -> str:
+    blob = json.dumps({"facts": facts, "settings": settings.__dict__, "prompt": prompt}, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def generate_images(
+    pipe: Text2ImagePipeline,
+    facts: dict,
+    items: list[PlannedImage],
+    settings: GenerateSettings,
+    out_dir: Path,
+    progress: Callable[[int, int, float], None] | None = None,
+) -> GenerateResult:
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    manifest = out_dir / MANIFEST
+    wanted = {it.file: it for it in items}
+    keep: dict[str, dict] = {}
+    for rec in read_lines(manifest):
+        it = wanted.get(rec.get("file"))
+        path = out_dir / rec.get("file", "")
+        if it and rec.get("run_key") == run_key(facts, settings, it.prompt) and path.is_file() and sha256_bytes(path.read_bytes()) == rec.get("sha256"):
+            keep[rec["file"]] = rec  # the last valid line per file wins
+    others = [r for r in read_lines(manifest) if r.get("file") not in wanted]
+    rewrite_lines(manifest, others + [keep[f] for f in sorted(keep)])
+    todo = [it for it in items if it.file not in keep]
+    start = time.perf_counter()
+    done = 0
+    step_times: list[float] = []
+    for i in range(0, len(todo), settings.batch_size):
+        batch = todo[i : i + settings.batch_size]
+        result = pipe([b.prompt for b in batch], [b.seed for b in batch], settings.steps, settings.guidance_scale, settings.size, settings.negative_prompt, settings.tiled_decode)
+        step_times += result.timings.unet_steps_s
+        for it, image in zip(batch, result.images, strict=True):
+            tags = {**facts, "class": it.class_name, "prompt": it.prompt, "seed": it.seed, "steps": settings.steps, "guidance_scale": settings.guidance_scale, "scheduler": settings.scheduler, "size": settings.size}
+            data = png_bytes(image, tags)
+            path = out_dir / it.file
+            atomic_write_bytes(path, data)
+            digest = sha256_bytes(data)
+            record = {
+                **tags,
+                "file": it.file,
+                "sha256": digest,
+                "run_key": run_key(facts, settings, it.prompt),
+                "synthetic": True,
+                "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            }
+            if settings.dicom:
+                dcm = path.with_suffix(".dcm")
+                write_dicom(dcm, image, {**tags, "sha256": digest})
+                record["dicom"] = str(dcm.relative_to(out_dir))
+            append_line(manifest, record)
+            done += 1
+        if progress:
+            elapsed = time.perf_counter() - start
+            progress(len(keep) + done, len(items), done / elapsed if elapsed > 0 else 0.0)
+    seconds = time.perf_counter() - start
+    return GenerateResult(out_dir, done, len(keep), seconds, done / seconds if seconds > 0 and done else 0.0, step_times)

@@ -1,0 +1,94 @@
+"""Open a generation pipeline or a classifier on a backend, from a torch model or an export folder."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from edgegen.errors import ArtifactError, UsageError
+from edgegen.export.artifacts import ExportManifest, load_manifest, verify_artifact
+from edgegen.runtime.backends.base import Runner
+from edgegen.runtime.pipeline import PipelineInfo, Text2ImagePipeline
+from edgegen.types import Backend, Component, Precision, SchedulerName
+
+SD_RUNTIME_COMPONENTS = (Component.TEXT_ENCODER, Component.UNET, Component.VAE_DECODER)
+ONNX_BACKENDS = (Backend.ORT_CPU, Backend.ORT_CUDA, Backend.ORT_TENSORRT)
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    backend: Backend
+    precisions: dict[Component, Precision]
+    threads: int | None = None
+    device: str = "cpu"  # torch backend only
+
+
+def onnx_runner(folder: Path, manifest: ExportManifest, component: Component, precision: Precision, config: RunConfig) -> Runner:
+    art = manifest.find(component, precision)
+    if art is None:
+        have = sorted(f"{a.component.value}.{a.precision.value}" for a in manifest.components if a.component is component)
+        raise ArtifactError(f"{folder} has no {component.value} exported at {precision.value} (has: {', '.join(have) or 'none'})", hint=f"run `edgegen export --precision {precision.value}`")
+    if (why := verify_artifact(folder, art)) is not None:
+        raise ArtifactError(f"{folder}: {why}", hint="re-run `edgegen export`")
+    path = folder / art.file
+    if config.backend in ONNX_BACKENDS:
+        from edgegen.runtime.backends.ort_backend import OrtRunner
+
+        return OrtRunner(path, config.backend, art.actual_precision, config.threads)
+    if config.backend is Backend.OPENVINO:
+        from edgegen.runtime.backends.openvino_backend import OpenVinoRunner
+
+        return OpenVinoRunner(path, art.actual_precision, config.threads)
+    if config.backend is Backend.TENSORRT:
+        from edgegen.runtime.backends.trt_backend import TrtRunner
+
+        engines = sorted((folder / "engines").glob(f"{component.value}.{precision.value}.*.plan"))
+        if not engines:
+            raise ArtifactError(f"no TensorRT engine for {component.value}.{precision.value} in {folder / 'engines'}", hint="run `edgegen build`")
+        return TrtRunner(engines[-1])
+    raise UsageError(f"backend {config.backend.value} does not run ONNX artifacts")
+
+
+def open_sd_pipeline(
+    config: RunConfig,
+    scheduler: SchedulerName,
+    *,
+    model: str | None = None,
+    artifacts: Path | None = None,
+    low_memory: bool = False,
+    trust_pickle: bool = False,
+) -> tuple[Text2ImagePipeline, dict]:
+    """(pipeline, provenance facts: model hash, backend, precisions)."""
+    from edgegen.runtime.scheduling import make_scheduler
+
+    if config.backend is Backend.TORCH:
+        if model is None:
+            raise UsageError("--backend torch needs --model (a preset, 'default' or a diffusers folder)")
+        from edgegen.export.components import EXPORTS
+        from edgegen.export.export_model import pipeline_info
+        from edgegen.models.source import resolve_model
+        from edgegen.runtime.backends.torch_backend import TorchRunner
+
+        source = resolve_model(model, trust_pickle=trust_pickle)
+        pipe = source.load_pipeline()
+        half = config.device.startswith("cuda")
+        runners = {c: TorchRunner(EXPORTS[c](pipe), config.device, half and config.precisions.get(c) is Precision.FP16, config.threads) for c in SD_RUNTIME_COMPONENTS}
+        info = PipelineInfo(**pipeline_info(pipe, source))
+        sched = make_scheduler(scheduler, dict(pipe.scheduler.config))
+        facts = {"model": source.name, "model_sha256": source.fingerprint(), "precisions": {c.value: "fp32" if not half else config.precisions.get(c, Precision.FP32).value for c in SD_RUNTIME_COMPONENTS}}
+        return Text2ImagePipeline(runners, pipe.tokenizer, sched, info, low_memory), facts
+    if artifacts is None:
+        raise UsageError(f"--backend {config.backend.value} needs --artifacts (an `edgegen export` folder)")
+    folder = Path(artifacts)
+    manifest = load_manifest(folder / "manifest.json")
+    if not manifest.pipeline:
+        raise ArtifactError(f"{folder} holds no Stable Diffusion export (only a classifier?)")
+    from transformers import CLIPTokenizer
+
+    tokenizer = CLIPTokenizer.from_pretrained(str(folder / "tokenizer"), local_files_only=True)
+    sched_cfg = json.loads((folder / "scheduler" / "scheduler_config.json").read_text())
+    runners = {c: onnx_runner(folder, manifest, c, config.precisions[c], config) for c in SD_RUNTIME_COMPONENTS}
+    info = PipelineInfo(**{**manifest.pipeline, "class_names": tuple(manifest.pipeline.get("class_names", ()))})
+    facts = {"model": manifest.model, "model_sha256": manifest.source_sha256, "precisions": {c.value: config.precisions[c].value for c in SD_RUNTIME_COMPONENTS}}
+    return Text2ImagePipeline(runners, tokenizer, make_scheduler(scheduler, sched_cfg), info, low_memory), facts

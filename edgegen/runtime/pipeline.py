@@ -1,0 +1,149 @@
+"""Text-to-image over exported components on any backend: tokenizer → text encoder (embeddings
+cached per prompt) → UNet loop (classifier-free guidance batched in one call) → scheduler →
+VAE decoder (optionally tiled) → uint8 images. Same seed ⇒ same initial noise on every backend.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from edgegen.errors import NumericalError
+from edgegen.runtime.backends.base import Runner
+from edgegen.types import Component
+
+
+@dataclass(frozen=True)
+class PipelineInfo:
+    """Facts about the model that a runtime needs besides the graphs (stored with the export)."""
+
+    vae_scale_factor: int
+    latent_channels: int
+    max_length: int
+    class_names: tuple[str, ...] = ()
+    prompt_template: str = ""
+
+
+@dataclass
+class Timings:
+    text_encoder_s: float = 0.0
+    unet_steps_s: list[float] = field(default_factory=list)
+    vae_decoder_s: float = 0.0
+    total_s: float = 0.0
+
+
+@dataclass
+class Generated:
+    images: np.ndarray  # uint8 [N, H, W, 3]
+    timings: Timings
+
+
+def initial_latents(seeds: list[int], shape: tuple[int, int, int]) -> torch.Tensor:
+    """One CPU generator per image: image i depends only on its own seed, whatever the batch."""
+    return torch.cat([torch.randn((1, *shape), generator=torch.Generator().manual_seed(s)) for s in seeds])
+
+
+def to_uint8(images: np.ndarray) -> np.ndarray:
+    """[-1, 1] NCHW float → uint8 NHWC."""
+    return np.clip((images.transpose(0, 2, 3, 1) + 1.0) * 127.5 + 0.5, 0, 255).astype(np.uint8)
+
+
+def _check_finite(array, component: Component, step: int | None = None) -> None:
+    values = array.numpy() if isinstance(array, torch.Tensor) else array
+    if not np.isfinite(values).all():
+        where = f" at step {step}" if step is not None else ""
+        raise NumericalError(f"NaN/Inf in the {component.value} output{where}", hint="try fp32 for this component (fp16 overflow) or another backend")
+
+
+class Text2ImagePipeline:
+    def __init__(self, runners: dict[Component, Runner], tokenizer, scheduler, info: PipelineInfo, low_memory: bool = False) -> None:
+        self.runners, self.tokenizer, self.scheduler, self.info, self.low_memory = runners, tokenizer, scheduler, info, low_memory
+        self._emb_cache: dict[str, np.ndarray] = {}
+
+    def _run(self, component: Component, inputs: dict[str, np.ndarray]) -> tuple[np.ndarray, float]:
+        runner = self.runners[component]
+        out = runner.run(inputs)
+        return next(iter(out.values())), runner.last_inference_s
+
+    def _release_if_low_memory(self, component: Component) -> None:
+        if self.low_memory:
+            self.runners[component].release()
+
+    def encode(self, prompts: list[str]) -> tuple[np.ndarray, float]:
+        """Embeddings per prompt; a prompt already seen is not encoded again."""
+        todo = [p for p in dict.fromkeys(prompts) if p not in self._emb_cache]
+        seconds = 0.0
+        if todo:
+            ids = self.tokenizer(todo, padding="max_length", max_length=self.info.max_length, truncation=True, return_tensors="np").input_ids
+            emb, seconds = self._run(Component.TEXT_ENCODER, {"input_ids": ids.astype(np.int64)})
+            _check_finite(emb, Component.TEXT_ENCODER)
+            self._emb_cache.update(zip(todo, emb, strict=True))
+            self._release_if_low_memory(Component.TEXT_ENCODER)
+        return np.stack([self._emb_cache[p] for p in prompts]), seconds
+
+    def __call__(
+        self,
+        prompts: list[str],
+        seeds: list[int],
+        steps: int,
+        guidance_scale: float,
+        size: int,
+        negative_prompt: str = "",
+        tiled_decode: bool = False,
+        on_step: Callable[[int, int], None] | None = None,
+    ) -> Generated:
+        start = time.perf_counter()
+        timings = Timings()
+        guided = guidance_scale > 1.0
+        cond, t_cond = self.encode(prompts)
+        timings.text_encoder_s = t_cond
+        if guided:
+            uncond, t_unc = self.encode([negative_prompt] * len(prompts))
+            timings.text_encoder_s += t_unc
+            context = np.concatenate([uncond, cond]).astype(np.float32)
+        else:
+            context = cond.astype(np.float32)
+        side = size // self.info.vae_scale_factor
+        latents = initial_latents(seeds, (self.info.latent_channels, side, side))
+        self.scheduler.set_timesteps(steps)
+        latents = latents * self.scheduler.init_noise_sigma
+        for i, t in enumerate(self.scheduler.timesteps):
+            model_in = torch.cat([latents, latents]) if guided else latents
+            model_in = self.scheduler.scale_model_input(model_in, t)
+            timestep = np.full((model_in.shape[0],), float(t), dtype=np.float32)
+            noise, seconds = self._run(Component.UNET, {"sample": model_in.numpy().astype(np.float32), "timestep": timestep, "encoder_hidden_states": context})
+            timings.unet_steps_s.append(seconds)
+            _check_finite(noise, Component.UNET, i)
+            noise_t = torch.from_numpy(noise)
+            if guided:
+                n_uncond, n_cond = noise_t.chunk(2)
+                noise_t = n_uncond + guidance_scale * (n_cond - n_uncond)
+            latents = self.scheduler.step(noise_t, t, latents).prev_sample
+            _check_finite(latents, Component.UNET, i)
+            if on_step:
+                on_step(i + 1, steps)
+        self._release_if_low_memory(Component.UNET)
+        lat = latents.numpy().astype(np.float32)
+        if tiled_decode:
+            t0 = time.perf_counter()
+            images = self._decode_tiled(lat)
+            timings.vae_decoder_s = time.perf_counter() - t0
+        else:
+            images, timings.vae_decoder_s = self._run(Component.VAE_DECODER, {"latent": lat})
+        _check_finite(images, Component.VAE_DECODER)
+        self._release_if_low_memory(Component.VAE_DECODER)
+        timings.total_s = time.perf_counter() - start
+        return Generated(to_uint8(images), timings)
+
+    def _decode_tiled(self, latent: np.ndarray) -> np.ndarray:
+        from edgegen.runtime.tiling import decode_tiled
+
+        return decode_tiled(lambda z: self._run(Component.VAE_DECODER, {"latent": z})[0], latent, self.info.vae_scale_factor)
+
+    def release(self) -> None:
+        for runner in self.runners.values():
+            runner.release()
