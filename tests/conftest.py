@@ -61,3 +61,14 @@ def tiny_pipeline():
     from edgegen.models.presets import build_preset_pipeline
 
     return build_preset_pipeline("tiny", seed=0)
+
+
+@pytest.fixture(scope="session")
+def tiny_export(tmp_path_factory):
+    """The tiny preset (+ the embedded classifier) exported in FP32/FP16/INT8: (request, result)."""
+    from edgegen.export.export_model import ExportRequest, export_model
+    from edgegen.types import Precision
+
+    root = tmp_path_factory.mktemp("export")
+    request = ExportRequest(model="tiny", profile="cpu-x86", out_root=root, precisions=(Precision.FP16, Precision.INT8), calibration_samples=4)
+    return request, export_model(request)

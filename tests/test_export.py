@@ -23,10 +23,8 @@ ALL = (Precision.FP32, Precision.FP16, Precision.INT8)
 
 
 @pytest.fixture(scope="module")
-def exported(tmp_path_factory):
-    root = tmp_path_factory.mktemp("export")
-    request = ExportRequest(model="tiny", profile="cpu-x86", out_root=root, precisions=(Precision.FP16, Precision.INT8), calibration_samples=4)
-    return request, export_model(request)
+def exported(tiny_export):
+    return tiny_export
 
 
 def test_every_component_and_precision_is_exported_and_validated(exported):
