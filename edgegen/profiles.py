@@ -123,6 +123,18 @@ class Electricity:
 
 
 @dataclass(frozen=True)
+class ReferenceSpeed:
+    """A measured or published generation speed, for cost estimates without a local bench."""
+
+    seconds_per_image: float
+    source: str
+
+    def __post_init__(self) -> None:
+        _need(self.seconds_per_image > 0, "seconds_per_image", "must be > 0", "use the measured seconds per image")
+        _need_dated(self.source)
+
+
+@dataclass(frozen=True)
 class DeviceProfile:
     name: str
     description: str
@@ -137,6 +149,7 @@ class DeviceProfile:
     electricity: Electricity
     low_memory: bool = False
     threads: int | None = None
+    reference_speed: ReferenceSpeed | None = None
     notes: str = ""
     path: str = field(default="", compare=False)
 

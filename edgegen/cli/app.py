@@ -10,7 +10,7 @@ os.environ.setdefault("DIFFUSERS_VERBOSITY", "error")
 
 import typer  # noqa: E402
 
-from edgegen.cli import classifiers, doctor, export, finetune, models, profiles, run  # noqa: E402
+from edgegen.cli import classifiers, cloud, doctor, export, finetune, models, profiles, run  # noqa: E402
 from edgegen.cli.errors import report_error  # noqa: E402
 
 app = typer.Typer(
@@ -30,6 +30,8 @@ app.command("export")(export.export_cmd)
 app.command("build")(export.build_cmd)
 app.command("generate")(run.generate_cmd)
 app.command("classify")(run.classify_cmd)
+app.command("dalle")(cloud.dalle_cmd)
+app.command("cost")(cloud.cost_cmd)
 
 
 def main() -> None:
