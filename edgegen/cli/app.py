@@ -10,7 +10,7 @@ os.environ.setdefault("DIFFUSERS_VERBOSITY", "error")
 
 import typer  # noqa: E402
 
-from edgegen.cli import classifiers, cloud, doctor, export, finetune, models, profiles, run  # noqa: E402
+from edgegen.cli import bench, classifiers, cloud, doctor, export, finetune, models, profiles, run  # noqa: E402
 from edgegen.cli.errors import report_error  # noqa: E402
 
 app = typer.Typer(
@@ -20,6 +20,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+app.command("bench")(bench.bench_cmd)
+app.command("report")(bench.report_cmd)
 app.command("doctor")(doctor.doctor)
 app.add_typer(profiles.app, name="profiles")
 app.add_typer(models.app, name="models")
