@@ -84,7 +84,7 @@ def _optimum_export(model_dir: Path, out_dir: Path, source_sha: str) -> Path:
     from edgegen.atomic import atomic_dir
 
     with atomic_dir(out_dir) as tmp:
-        main_export(str(model_dir), output=str(tmp), task="text-to-image", device="cpu")
+        main_export(str(model_dir), output=str(tmp), task="text-to-image", device="cpu", dtype="fp32", opset=17, local_files_only=True)
         (tmp / "edgegen-source.sha256").write_text(source_sha)
     return out_dir
 
