@@ -13,9 +13,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
-## The main job: until `edgegen bench` lands, show what this machine can run.
+## The main job: benchmark the embedded default model and classifier on this machine (CPU is
+## fine): every leg side by side, report in runs/bench-latest/.
 bench: $(STAMP)
 	$(BIN)/edgegen doctor
+	$(BIN)/edgegen bench --out runs/bench-latest
 
 ## The test suite (GPU tests skip themselves on machines without an NVIDIA GPU).
 test: $(STAMP)

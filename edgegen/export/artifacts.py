@@ -5,6 +5,7 @@ TensorRT engines (named after their shape profile and GPU), the timing cache and
 
     <root>/<model>/<profile>/manifest.json
     <root>/<model>/<profile>/<component>.<precision>.onnx[.data]
+    <root>/<model>/<profile>/<component>.<precision>.openvino.xml/.bin   (NNCF INT8 IR)
     <root>/<model>/<profile>/engines/<component>.<precision>.<shape-tag>.<gpu-tag>.plan
     <root>/<model>/<profile>/engines/timing.<gpu-tag>.cache
 """
@@ -28,6 +29,7 @@ MANIFEST_SCHEMA_VERSION = 1
 class ArtifactKind(str, Enum):
     ONNX = "onnx"
     ONNX_DATA = "onnx-data"
+    OPENVINO_IR = "openvino-ir"
     ENGINE = "engine"
     TIMING_CACHE = "timing-cache"
     MANIFEST = "manifest"
@@ -55,6 +57,8 @@ def artifact_path(
         return base / f"{stem}.onnx"
     if kind is ArtifactKind.ONNX_DATA:
         return base / f"{stem}.onnx.data"
+    if kind is ArtifactKind.OPENVINO_IR:
+        return base / f"{stem}.openvino.xml"
     if kind is ArtifactKind.ENGINE:
         if not shape_tag or not gpu_tag:
             raise ValueError("engine paths need a shape tag and a GPU tag")

@@ -52,6 +52,7 @@ class ExportRequest:
     opset: int = 17
     seed: int = 0
     trust_pickle: bool = False
+    openvino: bool = False  # also write NNCF INT8 OpenVINO IRs for INT8 components
 
     def settings_hash(self, image_size: int) -> str:
         relevant = {
@@ -61,6 +62,7 @@ class ExportRequest:
             "opset": self.opset,
             "seed": self.seed,
             "classifier": self.classifier,
+            "openvino": self.openvino,
         }
         return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()
 
@@ -196,6 +198,20 @@ class _ComponentExporter:
             place(files)
         return self._artifact(precision, actual, final, data, checks, notes, int8_info, time.perf_counter() - start)
 
+    def openvino_int8(self, fp32: ComponentArtifact, xml: Path) -> dict:
+        """NNCF INT8 IR from the fp32 graph, validated on held-out real data like the ONNX INT8."""
+        from edgegen.export.openvino_int8 import nncf_quantize
+        from edgegen.export.validate import RunnerSession
+        from edgegen.runtime.backends.openvino_backend import OpenVinoRunner
+
+        start = time.perf_counter()
+        info = nncf_quantize(self.folder / fp32.file, xml, self.spec.component, self.calibration())
+        runner = OpenVinoRunner(xml, Precision.INT8)
+        checks = run_checks(self.spec, xml, Precision.INT8, self.shapes, make_inputs=self.real_inputs, session=RunnerSession(runner))
+        runner.release()
+        raise_on_failures(self.spec.component.value, Precision.INT8, checks, " (OpenVINO NNCF IR)")
+        return {**info, "sha256": sha256_file(xml), "bin_sha256": sha256_file(xml.with_suffix(".bin")), "checks": [c.__dict__ for c in checks], "seconds": round(time.perf_counter() - start, 2)}
+
 
 def pipeline_info(pipe, source) -> dict:
     """What the runtime needs besides the graphs (PipelineInfo), plus class prompts if trained."""
@@ -310,6 +326,8 @@ def export_model(request: ExportRequest, progress=None) -> ExportResult:
             if progress:
                 progress(label)
             art = exporter.fp32() if precision is Precision.FP32 else exporter.derived(precision, fp32)
+            if precision is Precision.INT8 and request.openvino:
+                art.int8["openvino"] = exporter.openvino_int8(fp32, artifact_path(request.out_root, source.name, profile.name, ArtifactKind.OPENVINO_IR, component, precision))
             fp32 = art if precision is Precision.FP32 else fp32
             artifacts.append(art)
             result.exported.append(label)

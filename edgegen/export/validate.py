@@ -35,13 +35,15 @@ def run_checks(
     shapes: list[tuple[int, int]],
     seed: int = 0,
     make_inputs: Callable[[int, int, int], dict[str, np.ndarray]] | None = None,
+    session=None,
 ) -> list[Check]:
     """Compare at each (batch, image size). `make_inputs(batch, size, seed)` replaces the random
-    sample inputs, e.g. with held-out real data for INT8, whose ranges were calibrated on it."""
+    sample inputs, e.g. with held-out real data for INT8, whose ranges were calibrated on it.
+    `session` (anything with ORT's `run(output_names, inputs)`) replaces the ORT CPU session."""
     import torch
 
     module = spec.module()
-    session = cpu_session(onnx_path)
+    session = session or cpu_session(onnx_path)
     tol = spec.tolerances[precision]
     rng = np.random.default_rng(seed)
     checks = []
@@ -73,3 +75,14 @@ def raise_on_failures(component: str, precision: Precision, checks: list[Check],
             for c in failed
         )
         raise ValidationError(f"{component} {precision.value} ONNX disagrees with torch: {listed}{tol_note}")
+
+
+class RunnerSession:
+    """Adapts a runtime `Runner` to ORT's `run(output_names, inputs)` for `run_checks`."""
+
+    def __init__(self, runner) -> None:
+        self.runner = runner.load()
+
+    def run(self, names, inputs):
+        out = self.runner.run(inputs)
+        return [out[n] for n in names]

@@ -39,7 +39,12 @@ def onnx_runner(folder: Path, manifest: ExportManifest, component: Component, pr
     if config.backend is Backend.OPENVINO:
         from edgegen.runtime.backends.openvino_backend import OpenVinoRunner
 
-        return OpenVinoRunner(path, art.actual_precision, config.threads)
+        # INT8: the NNCF-quantized IR when `export --openvino` made one, else the QDQ ONNX
+        # (OpenVINO runs Q/DQ graphs as INT8 too).
+        from edgegen.export.artifacts import ArtifactKind, artifact_path
+
+        ir = artifact_path(folder.parent.parent, manifest.model, manifest.profile, ArtifactKind.OPENVINO_IR, component, precision)
+        return OpenVinoRunner(ir if ir.is_file() else path, art.actual_precision, config.threads)
     if config.backend is Backend.TENSORRT:
         from edgegen.runtime.backends.trt_backend import TrtRunner
 
