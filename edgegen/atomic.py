@@ -65,3 +65,19 @@ def atomic_dir(target: Path) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def read_versioned_json(path: Path, what: str, version: int, made_by: str) -> dict[str, Any]:
+    """A JSON file this project wrote, with a matching `schema_version`, or an ArtifactError."""
+    from edgegen.errors import ArtifactError
+
+    try:
+        raw = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise ArtifactError(f"no {what} at {path}", hint=f"run `{made_by}` first") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ArtifactError(f"{path} is not valid JSON") from exc
+    if not isinstance(raw, dict) or raw.get("schema_version") != version:
+        found = raw.get("schema_version") if isinstance(raw, dict) else None
+        raise ArtifactError(f"{path} has {what} schema {found}, expected {version}", hint=f"re-run `{made_by}`")
+    return raw

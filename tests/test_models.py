@@ -126,3 +126,23 @@ def test_cli_models(run_cli, saved_tiny, tmp_path):
     code, out, err = run_cli("models", "check", str(broken))
     assert code == ModelError.exit_code and out == ""
     assert err.count("\n") == 1 and "unet/ is missing" in err
+
+
+def test_embedded_defaults_load_in_plain_diffusers_and_stay_small():
+    from diffusers import StableDiffusionPipeline
+
+    from edgegen.classifiers.card import load_classifier
+    from edgegen.models.embedded import DEFAULT_MODEL, EMBEDDED_CLASSIFIERS, EMBEDDED_MODELS, resolve_classifier_dir
+
+    folder = EMBEDDED_MODELS[DEFAULT_MODEL]
+    pipe = StableDiffusionPipeline.from_pretrained(folder, local_files_only=True, torch_dtype=torch.float32)
+    g = torch.Generator().manual_seed(0)
+    image = pipe("a chest X-ray, frontal view, pneumonia", num_inference_steps=4, height=64, width=64, output_type="np", generator=g).images
+    assert image.shape == (1, 64, 64, 3) and np.isfinite(image).all() and image.std() > 0.02
+    source = resolve_model("default")
+    assert source.kind == "embedded" and source.name == DEFAULT_MODEL
+    weights = [p for d in (folder, EMBEDDED_CLASSIFIERS["cxr-classifier"]) for p in d.rglob("*.safetensors")]
+    assert sum(p.stat().st_size for p in weights) <= 25 * 2**20
+    model, card = load_classifier(resolve_classifier_dir("default"))
+    assert card.class_names == ("normal", "pneumonia") and card.metrics["test"]["accuracy"]["value"] > 0.85
+    assert card.reproduce.startswith("edgegen train-classifier")

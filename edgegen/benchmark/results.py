@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,14 +48,9 @@ class BenchResults:
 
 
 def load_results(path: Path) -> BenchResults:
-    try:
-        raw = json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise ArtifactError(f"{path} does not exist", hint="run `edgegen bench` first") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ArtifactError(f"{path} is not valid JSON") from exc
-    if raw.get("schema_version") != RESULTS_SCHEMA_VERSION:
-        raise ArtifactError(f"{path} has results schema {raw.get('schema_version')}, expected {RESULTS_SCHEMA_VERSION}")
+    from edgegen.atomic import read_versioned_json
+
+    raw = read_versioned_json(path, "results", RESULTS_SCHEMA_VERSION, "edgegen bench")
     try:
         raw["legs"] = [LegResult(**leg) for leg in raw["legs"]]
         return BenchResults(**raw)

@@ -36,7 +36,24 @@ app.command("dalle")(cloud.dalle_cmd)
 app.command("cost")(cloud.cost_cmd)
 
 
+def _quiet_library_warnings() -> None:
+    """Tracer/exporter/deprecation chatter from torch, transformers and diffusers is for their
+    developers, not ours; EDGEGEN_DEBUG=1 keeps it."""
+    import warnings
+
+    from edgegen.cli.errors import debug_enabled
+
+    if debug_enabled():
+        return
+    for module in ("torch", "transformers", "diffusers", "optimum", "torchmetrics", "onnxruntime", "onnxscript"):
+        warnings.filterwarnings("ignore", module=module)
+    warnings.filterwarnings("ignore", message=".*(TracerWarning|Converting a tensor to a Python|torch.jit).*")
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+
+
 def main() -> None:
+    _quiet_library_warnings()
     try:
         app()
     except SystemExit:

@@ -12,7 +12,6 @@ TensorRT engines (named after their shape profile and GPU), the timing cache and
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -130,14 +129,9 @@ class ExportManifest:
 def load_manifest(path: Path) -> ExportManifest:
     from edgegen.schema import SchemaViolation, load_dataclass
 
-    try:
-        raw = json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise ArtifactError(f"no export manifest at {path}", hint="run `edgegen export` first") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ArtifactError(f"{path} is not valid JSON") from exc
-    if raw.get("schema_version") != MANIFEST_SCHEMA_VERSION:
-        raise ArtifactError(f"{path} has manifest schema {raw.get('schema_version')}, expected {MANIFEST_SCHEMA_VERSION}", hint="re-export")
+    from edgegen.atomic import read_versioned_json
+
+    raw = read_versioned_json(path, "export manifest", MANIFEST_SCHEMA_VERSION, "edgegen export")
     try:
         return load_dataclass(ExportManifest, raw)
     except SchemaViolation as exc:

@@ -25,7 +25,8 @@ class ModelSource:
         return load_local_pipeline(self.path, trust_pickle=self.trust_pickle)
 
     def fingerprint(self) -> str:
-        """A stable hash of what defines the model: configs (+ seed) for presets, file bytes for folders."""
+        """A stable hash of what defines the model: configs for presets, file bytes (weights,
+        configs, tokenizer; not documentation) for folders."""
         h = hashlib.sha256()
         if self.kind == "preset":
             cfg_dir = PRESETS[self.name].config_dir
@@ -34,7 +35,8 @@ class ModelSource:
                 h.update(p.read_bytes())
             return h.hexdigest()
         for p in sorted(self.path.rglob("*")):
-            if p.is_file():
+            # Documentation (model cards) does not change what the model computes.
+            if p.is_file() and (p.suffix.lower() not in (".md", ".txt") or p.name == "merges.txt"):
                 h.update(p.relative_to(self.path).as_posix().encode())
                 with p.open("rb") as f:
                     for chunk in iter(lambda: f.read(1 << 20), b""):
