@@ -45,6 +45,9 @@ def suggest_profile(
             return hit.name, f"GPU '{gpu.name}'"
     if gpus:
         return _fallback(profiles, DeviceKind.CUDA, f"GPU '{gpus[0].name}' has no exact profile")
+    hit = first(DeviceKind.CPU, cpu.model, "cpu_model_contains")
+    if hit:
+        return hit.name, f"no NVIDIA GPU; CPU '{cpu.model}'"
     return _fallback(profiles, DeviceKind.CPU, f"no NVIDIA GPU; CPU '{cpu.model}'")
 
 
@@ -52,8 +55,8 @@ def _fallback(profiles: list[DeviceProfile], kind: DeviceKind, why: str) -> tupl
     same_kind = [p for p in profiles if p.device.kind is kind]
     if not same_kind:
         return DEFAULT_PROFILE, why
-    # The smallest memory budget of the same kind is the safe starting point.
-    best = min(same_kind, key=lambda p: p.memory_budget_gb)
+    # Generic profiles (no match rules) first, then the smallest memory budget: the safe start.
+    best = min(same_kind, key=lambda p: (bool(p.device.cpu_model_contains or p.device.gpu_name_contains or p.device.jetson_model_contains), p.memory_budget_gb))
     return best.name, f"{why}; closest safe profile"
 
 

@@ -40,6 +40,7 @@ class DeviceMatch:
     kind: DeviceKind
     gpu_name_contains: tuple[str, ...] = ()
     jetson_model_contains: tuple[str, ...] = ()
+    cpu_model_contains: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

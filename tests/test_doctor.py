@@ -59,7 +59,7 @@ def test_jetson_release_and_model_files(tmp_path):
         (None, "NVIDIA Jetson AGX Orin Developer Kit", "jetson-agx-orin-64gb"),
         (None, "NVIDIA Jetson Orin Nano Engineering Reference Developer Kit Super", "jetson-orin-nano-8gb"),
         (None, "NVIDIA Jetson Orin NX Engineering Reference Developer Kit", "jetson-orin-nx-16gb"),
-        (None, None, "cpu-x86"),
+        (None, None, "cpu-intel"),  # CPU is an Intel Xeon
     ],
 )
 def test_suggested_profile(gpus, jetson_model, expected):
@@ -68,6 +68,11 @@ def test_suggested_profile(gpus, jetson_model, expected):
     jetson = JetsonInfo(jetson_model, "36.4.0") if jetson_model else None
     name, reason = suggest_profile(load_all_profiles(), CPU, _gpus(gpus) if gpus else (), jetson)
     assert name == expected and reason
+
+
+def test_non_intel_cpu_gets_the_generic_cpu_profile():
+    amd = CpuInfo("AMD EPYC", "x86_64", 2, 2, 24.0, ("avx2",))
+    assert suggest_profile(load_all_profiles(), amd, (), None)[0] == "cpu-x86"
 
 
 def test_unknown_gpu_falls_back_to_the_smallest_cuda_profile():
@@ -102,7 +107,7 @@ def test_doctor_command_json(run_cli):
     assert report["runtimes"]["onnxruntime"]["usable"] is True
     assert report["backends"]["ort-cpu"] is None
     if not report["gpus"] and report["jetson"] is None:
-        assert report["suggested_profile"] == "cpu-x86"
+        assert report["suggested_profile"] == ("cpu-intel" if "Intel" in report["cpu"]["model"] else "cpu-x86")
         assert report["backends"]["trt"] is not None
 
 

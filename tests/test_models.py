@@ -25,6 +25,8 @@ def test_every_preset_has_real_component_shapes(name):
     if name in EXPECTED_UNET_PARAMS:
         assert counts["unet"] == EXPECTED_UNET_PARAMS[name]
         assert counts["vae"] == 83_653_863
+    elif name == "tiny-cxr":
+        assert counts == {"unet": 4_147_844, "vae": 978_103, "text_encoder": 1_600_672}  # the embedded model's
     else:
         assert sum(counts.values()) < 5_000_000  # tiny: seconds on CPU
 

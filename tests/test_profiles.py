@@ -19,6 +19,7 @@ REQUIRED = {
     "laptop-rtx4060-8gb",
     "desktop-rtx4090-24gb",
     "cpu-x86",
+    "cpu-intel",
 }
 
 
@@ -105,7 +106,7 @@ def test_broken_yaml_syntax_names_the_line(tmp_path):
 
 
 def test_unknown_profile_name_lists_the_known_ones():
-    with pytest.raises(ProfileError, match="use one of: cpu-x86"):
+    with pytest.raises(ProfileError, match="use one of: cpu-intel, cpu-x86"):
         load_profile("jetson-thor")
 
 

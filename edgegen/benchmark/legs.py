@@ -32,6 +32,7 @@ class LegSpec:
     optimum_dir: str | None = None
     classifier: str = "default"
     threads: int | None = None
+    torch_compile: bool = False
     skip_reason: str | None = None  # planned but cannot run here (reported as skipped)
 
 
@@ -44,6 +45,7 @@ def plan_legs(usable: dict[Backend, str | None], artifacts: str, optimum_dir: st
     machine cannot run it. Pure: `usable` comes from the runtime probes."""
     legs = [
         LegSpec("sd/torch/fp32", "sd", Backend.TORCH, _sd_precisions(Precision.FP32, Precision.FP32), model, None, threads=threads),
+        LegSpec("sd/torch-compile/fp32", "sd", Backend.TORCH, _sd_precisions(Precision.FP32, Precision.FP32), model, None, threads=threads, torch_compile=True),
         LegSpec("sd/ort-cpu/fp32", "sd", Backend.ORT_CPU, _sd_precisions(Precision.FP32, Precision.FP32), model, artifacts, threads=threads),
         LegSpec("sd/ort-cpu/fp16", "sd", Backend.ORT_CPU, _sd_precisions(Precision.FP16, Precision.FP16), model, artifacts, threads=threads),
         LegSpec("sd/ort-cpu/int8", "sd", Backend.ORT_CPU, _sd_precisions(Precision.INT8, Precision.FP32), model, artifacts, threads=threads),

@@ -88,6 +88,8 @@ def _headline_lines(results: BenchResults) -> list[str]:
         f"- UNet INT8 vs FP32 (ORT CPU, per step): **{_f(h.get('int8_vs_fp32_unet_step_speedup'), '{:.2f}×')}**, label fidelity change {_f(h.get('int8_label_fidelity_change_pts'), '{:+.1f}')} pts",
         f"- Classifier ORT INT8 vs torch throughput: **{_f(h.get('classifier_int8_vs_torch_throughput'), '{:.2f}×')}**, accuracy change {_f(h.get('classifier_int8_accuracy_change_pts'), '{:+.2f}')} pts",
         f"- edgegen ORT vs optimum ORT pipeline (same ONNX model family, same settings): **{_f(h.get('edgegen_ort_vs_optimum_ort_speedup'), '{:.2f}×')}**",
+        f"- Fastest CPU leg: **{h.get('fastest_cpu_leg')}**, {_f(h.get('fastest_cpu_leg_vs_torch_e2e_speedup'), '{:.2f}×')} torch eager end-to-end; "
+        f"OpenVINO INT8 {_f(h.get('openvino_int8_vs_torch_e2e_speedup'), '{:.2f}×')}, torch.compile {_f(h.get('torch_compile_vs_torch_e2e_speedup'), '{:.2f}×')}",
         "- Cloud price per image: " + ", ".join(f"{m} ${v:.3f}" for m, v in (h.get("cloud_usd_per_image") or {}).items()) + " (latency not measured without --cloud)",
     ]
 

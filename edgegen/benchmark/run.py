@@ -21,7 +21,7 @@ from edgegen.benchmark.legs import GenSettings, LegSpec, plan_legs
 from edgegen.benchmark.results import BenchResults, LegResult
 from edgegen.benchmark.stats import ratio, summarize
 from edgegen.schema import to_plain
-from edgegen.types import Precision
+from edgegen.types import Backend, Precision
 
 REFERENCE_LEG = "sd/torch/fp32"
 
@@ -152,7 +152,10 @@ def run_bench(config: BenchConfig, progress: Callable[[str], None] = lambda _m: 
     root = config.export_root or DEFAULT_EXPORT_ROOT
     progress(f"export {source.name} for {profile.name} (reused when unchanged)")
     t = time.perf_counter()
-    exported = export_model(ExportRequest(model=config.model, profile=profile.name, out_root=root, precisions=(Precision.FP16, Precision.INT8), classifier=config.classifier, image_size=config.size))
+    has_gpu = bool(doctor.gpus) or doctor.jetson is not None
+    usable = usable_backends(probe_all(has_gpu), has_gpu)
+    wants_openvino = usable.get(Backend.OPENVINO) is None and (not config.legs or any(leg.startswith("sd/openvino") for leg in config.legs))
+    exported = export_model(ExportRequest(model=config.model, profile=profile.name, out_root=root, precisions=(Precision.FP16, Precision.INT8), classifier=config.classifier, image_size=config.size, openvino=wants_openvino))
     export_s = time.perf_counter() - t
     optimum_dir, optimum_s, optimum_error = None, 0.0, None
     if source.path is not None:
@@ -176,8 +179,6 @@ def run_bench(config: BenchConfig, progress: Callable[[str], None] = lambda _m: 
         batch_sizes=config.batch_sizes,
         quality_per_class=config.quality_per_class,
     )
-    has_gpu = bool(doctor.gpus) or doctor.jetson is not None
-    usable = usable_backends(probe_all(has_gpu), has_gpu)
     legs = plan_legs(usable, str(exported.folder), optimum_dir, config.model, config.threads or profile.threads, set(config.legs) if config.legs else None)
     results: list[LegResult] = []
     for leg in legs:
@@ -267,6 +268,8 @@ def headline(results: BenchResults) -> dict:
         r = results.leg(leg)
         return (r.summary.get("metrics") or {}).get("accuracy") if r and r.status == "ok" else None
 
+    cpu_legs = [r for r in results.legs if r.status == "ok" and r.kind in ("sd", "optimum") and r.backend in ("torch", "ort-cpu", "openvino", "optimum")]
+    fastest = min(cpu_legs, key=lambda r: r.summary["e2e"]["median"], default=None)
     fid32, fid8 = fidelity("sd/ort-cpu/fp32"), fidelity("sd/ort-cpu/int8")
     acc_t, acc_8 = acc("classifier/torch/fp32"), acc("classifier/ort-cpu/int8")
     return {
@@ -276,6 +279,10 @@ def headline(results: BenchResults) -> dict:
         "classifier_int8_vs_torch_throughput": ratio(ips("classifier/ort-cpu/int8"), ips("classifier/torch/fp32")),
         "classifier_int8_accuracy_change_pts": None if acc_t is None or acc_8 is None else 100 * (acc_8 - acc_t),
         "edgegen_ort_vs_optimum_ort_speedup": ratio(_median(results, "sd/optimum-ort/fp32", "e2e"), _median(results, "sd/ort-cpu/fp32", "e2e")),
+        "fastest_cpu_leg": fastest.name if fastest else None,
+        "fastest_cpu_leg_vs_torch_e2e_speedup": ratio(_median(results, REFERENCE_LEG, "e2e"), fastest.summary["e2e"]["median"]) if fastest else None,
+        "openvino_int8_vs_torch_e2e_speedup": ratio(_median(results, REFERENCE_LEG, "e2e"), _median(results, "sd/openvino/int8", "e2e")),
+        "torch_compile_vs_torch_e2e_speedup": ratio(_median(results, REFERENCE_LEG, "e2e"), _median(results, "sd/torch-compile/fp32", "e2e")),
         "peak_rss_mb": {r.name: r.summary.get("peak_rss_mb") for r in results.legs if r.status == "ok"},
         "cost_per_image_usd": {r.name: r.cost["edge_usd_per_image"] for r in results.legs if r.cost},
         "cloud_usd_per_image": {m: v["usd_per_image"] for m, v in results.settings["cloud"].items()},

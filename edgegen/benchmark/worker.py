@@ -39,7 +39,7 @@ def _sd_generator(leg: LegSpec, gen: GenSettings):
         return _optimum_generator(leg, gen)
     from edgegen.runtime.loader import RunConfig, open_sd_pipeline
 
-    config = RunConfig(leg.backend, {Component(c): Precision(p) for c, p in leg.precisions.items()}, leg.threads, "cuda" if leg.backend is Backend.TORCH and _cuda() else "cpu")
+    config = RunConfig(leg.backend, {Component(c): Precision(p) for c, p in leg.precisions.items()}, leg.threads, "cuda" if leg.backend is Backend.TORCH and _cuda() else "cpu", leg.torch_compile)
     state = {}
 
     def load():

@@ -22,6 +22,7 @@ class RunConfig:
     precisions: dict[Component, Precision]
     threads: int | None = None
     device: str = "cpu"  # torch backend only
+    torch_compile: bool = False  # torch backend only: torch.compile (inductor)
 
 
 def onnx_runner(folder: Path, manifest: ExportManifest, component: Component, precision: Precision, config: RunConfig) -> Runner:
@@ -78,7 +79,7 @@ def open_sd_pipeline(
         source = resolve_model(model, trust_pickle=trust_pickle)
         pipe = source.load_pipeline()
         half = config.device.startswith("cuda")
-        runners = {c: TorchRunner(EXPORTS[c](pipe), config.device, half and config.precisions.get(c) is Precision.FP16, config.threads) for c in SD_RUNTIME_COMPONENTS}
+        runners = {c: TorchRunner(EXPORTS[c](pipe), config.device, half and config.precisions.get(c) is Precision.FP16, config.threads, config.torch_compile) for c in SD_RUNTIME_COMPONENTS}
         info = PipelineInfo(**pipeline_info(pipe, source))
         sched = make_scheduler(scheduler, dict(pipe.scheduler.config))
         facts = {"model": source.name, "model_sha256": source.fingerprint(), "precisions": {c.value: "fp32" if not half else config.precisions.get(c, Precision.FP32).value for c in SD_RUNTIME_COMPONENTS}}

@@ -11,9 +11,10 @@ from edgegen.runtime.backends.base import Runner
 class TorchRunner(Runner):
     name = "torch"
 
-    def __init__(self, spec, device: str = "cpu", half: bool = False, threads: int | None = None) -> None:
+    def __init__(self, spec, device: str = "cpu", half: bool = False, threads: int | None = None, compile: bool = False) -> None:
         super().__init__()
-        self.spec, self.device, self.half, self.threads = spec, device, half, threads
+        self.spec, self.device, self.half, self.threads, self.compile = spec, device, half, threads, compile
+        self.name = "torch-compile" if compile else "torch"
         self.module = None
 
     def _load(self) -> None:
@@ -24,6 +25,10 @@ class TorchRunner(Runner):
         self.module = self.spec.module().to(self.device)
         if self.half and self.device.startswith("cuda"):
             self.module = self.module.half()
+        if self.compile:
+            # Inductor; compiles on the first call of each new shape (seen: 100+ s for an 18M
+            # UNet on 2 cores), which the bench's cold start includes.
+            self.module = torch.compile(self.module, dynamic=False)
 
     def _infer(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         import torch
