@@ -154,15 +154,23 @@ def run_bench(config: BenchConfig, progress: Callable[[str], None] = lambda _m: 
     t = time.perf_counter()
     has_gpu = bool(doctor.gpus) or doctor.jetson is not None
     usable = usable_backends(probe_all(has_gpu), has_gpu)
-    wants_openvino = usable.get(Backend.OPENVINO) is None and (not config.legs or any(leg.startswith("sd/openvino") for leg in config.legs))
-    exported = export_model(ExportRequest(model=config.model, profile=profile.name, out_root=root, precisions=(Precision.FP16, Precision.INT8), classifier=config.classifier, image_size=config.size, openvino=wants_openvino))
+    from edgegen.export.artifacts import ArtifactKind, artifact_path
+
+    export_folder = artifact_path(root, source.name, profile.name, ArtifactKind.MANIFEST).parent
+    optimum_target = export_folder.parent / f"{profile.name}-optimum" if source.path is not None else None
+    legs = plan_legs(usable, str(export_folder), str(optimum_target) if optimum_target else None, config.model, config.threads or profile.threads, set(config.legs) if config.legs else None)
+    runnable = [leg for leg in legs if not leg.skip_reason]
+    # Export only what the selected legs run (INT8 calibration of a large UNet is not free).
+    needed = tuple(sorted({Precision(p) for leg in runnable for p in leg.precisions.values()} - {Precision.FP32}, key=lambda p: p.value))
+    wants_openvino = any(leg.backend is Backend.OPENVINO and Precision.INT8.value in leg.precisions.values() for leg in runnable)
+    exported = export_model(ExportRequest(model=config.model, profile=profile.name, out_root=root, precisions=needed or (Precision.FP32,), classifier=config.classifier, image_size=config.size, openvino=wants_openvino))
     export_s = time.perf_counter() - t
     optimum_dir, optimum_s, optimum_error = None, 0.0, None
-    if source.path is not None:
+    if optimum_target is not None and any(leg.kind == "optimum" for leg in runnable):
         progress("optimum export (outside reference)")
         t = time.perf_counter()
         try:
-            optimum_dir = str(_optimum_export(source.path, exported.folder.parent / f"{profile.name}-optimum", source.fingerprint()))
+            optimum_dir = str(_optimum_export(source.path, optimum_target, source.fingerprint()))
         except Exception as exc:  # noqa: BLE001 - the reference leg is optional; say why it is missing
             optimum_error = f"{type(exc).__name__}: {' '.join(str(exc).split())[:200]}"
         optimum_s = time.perf_counter() - t
@@ -179,7 +187,6 @@ def run_bench(config: BenchConfig, progress: Callable[[str], None] = lambda _m: 
         batch_sizes=config.batch_sizes,
         quality_per_class=config.quality_per_class,
     )
-    legs = plan_legs(usable, str(exported.folder), optimum_dir, config.model, config.threads or profile.threads, set(config.legs) if config.legs else None)
     results: list[LegResult] = []
     for leg in legs:
         if leg.skip_reason or (leg.kind == "optimum" and optimum_error):

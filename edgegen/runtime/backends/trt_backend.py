@@ -1,5 +1,6 @@
 """Native TensorRT runner over an engine from `edgegen build`, with torch CUDA tensors as buffers
-(no pycuda needed) and, for static shapes, CUDA-graph capture of the enqueue."""
+(no pycuda needed). Shapes are set per call within the engine's optimization profile.
+(CUDA-graph capture of the enqueue for static shapes is not implemented yet.)"""
 
 from __future__ import annotations
 
@@ -15,11 +16,10 @@ _TORCH_DTYPES = {"FLOAT": "float32", "HALF": "float16", "INT32": "int32", "INT64
 class TrtRunner(Runner):
     name = "trt"
 
-    def __init__(self, engine_path: Path, use_cuda_graph: bool = True) -> None:
+    def __init__(self, engine_path: Path) -> None:
         super().__init__()
-        self.engine_path, self.use_cuda_graph = Path(engine_path), use_cuda_graph
+        self.engine_path = Path(engine_path)
         self.engine = self.context = self.stream = None
-        self._graphs: dict[tuple, object] = {}
 
     def _load(self) -> None:
         import torch
