@@ -16,7 +16,7 @@ class GenSettings:
     class_names: tuple[str, ...]
     prompt_template: str
     seed: int = 0
-    warm_runs: int = 8
+    warm_runs: int = 16
     batch_sizes: tuple[int, ...] = (1, 4)
     quality_per_class: int = 50
 

@@ -37,7 +37,7 @@ class BenchConfig:
     size: int | None = None
     guidance: float | None = None
     quality_per_class: int = 50
-    warm_runs: int = 8
+    warm_runs: int = 16
     batch_sizes: tuple[int, ...] = (1, 4)
     cloud_models: tuple[str, ...] = ("dall-e-3", "gpt-image-1")
     cloud_size: str = "1024x1024"

@@ -118,6 +118,9 @@ def run_sd_leg(leg: LegSpec, gen: GenSettings, out_dir: Path, watts: float) -> d
         result["energy"] = {"joules_per_image": energy.joules / max(1, len(e2e)) if meter else watts * (warm_total / len(e2e)), "method": energy.method, "watts": energy.watts if meter else watts, "peak_gpu_mem_mb": energy.peak_gpu_mem_mb}
         throughput = {}
         for b in gen.batch_sizes:
+            # One untimed call per batch size first: new shapes trigger recompiles (torch.compile)
+            # and allocator growth that a steady-state throughput figure should not include.
+            generate(_prompts(gen, [classes[j % len(classes)] for j in range(b)]), [gen.seed + 500 * b + j for j in range(b)])
             t = time.perf_counter()
             reps = 2
             for r in range(reps):

@@ -20,7 +20,7 @@ def bench_cmd(
     size: int | None = None,
     guidance: float | None = None,
     quality_images: Annotated[int, typer.Option(help="Images per class per leg for quality metrics.")] = 50,
-    warm_runs: int = 8,
+    warm_runs: Annotated[int, typer.Option(help="Timed single-image runs per leg.")] = 16,
     images_per_month: float = 10_000,
     threads: int | None = None,
     seed: int = 0,
