@@ -56,7 +56,9 @@ def _print_summary(results) -> None:
     console.print(table("classifier legs", CLF_HEADER, [r for r in classifier_rows(results) if r[1] == "ok"]))
     for r in results.legs:
         if r.status != "ok":
-            console.print(f"[yellow]{r.status}[/] {r.name}: {r.error}", highlight=False)
+            from rich.markup import escape
+
+            console.print(f"[yellow]{r.status}[/] {r.name}: {escape(r.error or '')}", highlight=False)
     for line in _headline_lines(results):
         console.print(line.replace("**", ""))
 

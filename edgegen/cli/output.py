@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from edgegen.schema import to_plain
 
@@ -22,7 +23,9 @@ err_console = Console(stderr=True)  # warnings: never mixed into --json output
 
 
 def warn(text: str) -> None:
-    err_console.print(f"[yellow]warning:[/] {text}", highlight=False)
+    from rich.markup import escape
+
+    err_console.print(f"[yellow]warning:[/] {escape(text)}", highlight=False)
 
 
 def print_json(obj: Any) -> None:
@@ -34,5 +37,6 @@ def table(title: str, columns: list[str], rows: list[list[Any]]) -> Table:
     for i, c in enumerate(columns):
         t.add_column(c, no_wrap=(i == 0))
     for r in rows:
-        t.add_row(*("" if v is None else str(v) for v in r))
+        # Text, not markup: values such as "pip install 'edgegen[gpu]'" must print as they are.
+        t.add_row(*(Text("" if v is None else str(v)) for v in r))
     return t
