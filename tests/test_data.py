@@ -21,17 +21,9 @@ def _gradient(h=40, w=50) -> np.ndarray:
 
 
 def write_dicom(path, pixels: np.ndarray, photometric="MONOCHROME2", bits_stored=None, window=None, slope=1.0, intercept=0.0):
-    from pydicom.dataset import Dataset, FileMetaDataset
-    from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
+    from edgegen.runtime.provenance import secondary_capture_dataset
 
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = SecondaryCaptureImageStorage
-    meta.MediaStorageSOPInstanceUID = generate_uid()
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds = Dataset()
-    ds.file_meta = meta
-    ds.SOPClassUID = SecondaryCaptureImageStorage
-    ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
+    ds = secondary_capture_dataset()  # then identifying tags, as a real scanner file would carry
     ds.PatientName = "Doe^Jane"
     ds.PatientID = "SECRET-123"
     ds.Modality = "CR"

@@ -38,12 +38,11 @@ def read_png_tags(path: Path) -> dict[str, str]:
         return dict(im.text)
 
 
-def write_dicom(path: Path, image: np.ndarray, tags: dict[str, Any]) -> None:
-    """A Secondary Capture DICOM of the (grayscale) image, written atomically."""
+def secondary_capture_dataset():
+    """An empty Secondary Capture dataset with its file meta and fresh UIDs."""
     from pydicom.dataset import Dataset, FileMetaDataset
     from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
 
-    gray = np.asarray(Image.fromarray(image).convert("L"), dtype=np.uint8)
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = SecondaryCaptureImageStorage
     meta.MediaStorageSOPInstanceUID = generate_uid()
@@ -52,6 +51,15 @@ def write_dicom(path: Path, image: np.ndarray, tags: dict[str, Any]) -> None:
     ds.file_meta = meta
     ds.SOPClassUID = SecondaryCaptureImageStorage
     ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
+    return ds
+
+
+def write_dicom(path: Path, image: np.ndarray, tags: dict[str, Any]) -> None:
+    """A Secondary Capture DICOM of the (grayscale) image, written atomically."""
+    from pydicom.uid import generate_uid
+
+    gray = np.asarray(Image.fromarray(image).convert("L"), dtype=np.uint8)
+    ds = secondary_capture_dataset()
     ds.StudyInstanceUID = generate_uid()
     ds.SeriesInstanceUID = generate_uid()
     ds.ImageType = ["DERIVED", "SECONDARY"]
