@@ -20,7 +20,6 @@ from edgegen.runtime.backends.base import Runner
 from edgegen.runtime.backends.providers import choose_providers
 from edgegen.runtime.generate import GenerateSettings, generate_images, plan
 from edgegen.runtime.loader import RunConfig, open_sd_pipeline
-from edgegen.runtime.pipeline import PipelineInfo, Text2ImagePipeline
 from edgegen.runtime.select import choose_backend
 from edgegen.runtime.tiling import decode_tiled, tile_starts
 from edgegen.types import Backend, Component, Precision, SchedulerName

@@ -165,12 +165,12 @@ def run_bench(config: BenchConfig, progress: Callable[[str], None] = lambda _m: 
     wants_openvino = any(leg.backend is Backend.OPENVINO and Precision.INT8.value in leg.precisions.values() for leg in runnable)
     exported = export_model(ExportRequest(model=config.model, profile=profile.name, out_root=root, precisions=needed or (Precision.FP32,), classifier=config.classifier, image_size=config.size, openvino=wants_openvino))
     export_s = time.perf_counter() - t
-    optimum_dir, optimum_s, optimum_error = None, 0.0, None
+    optimum_s, optimum_error = 0.0, None
     if optimum_target is not None and any(leg.kind == "optimum" for leg in runnable):
         progress("optimum export (outside reference)")
         t = time.perf_counter()
         try:
-            optimum_dir = str(_optimum_export(source.path, optimum_target, source.fingerprint()))
+            _optimum_export(source.path, optimum_target, source.fingerprint())
         except Exception as exc:  # noqa: BLE001 - the reference leg is optional; say why it is missing
             optimum_error = f"{type(exc).__name__}: {' '.join(str(exc).split())[:200]}"
         optimum_s = time.perf_counter() - t
