@@ -34,6 +34,10 @@ class OpenVinoRunner(Runner):
         if self.device not in core.available_devices:
             raise BackendUnavailableError(f"OpenVINO device {self.device} not present (have: {', '.join(core.available_devices)})", hint="use CPU")
         config = {"PERFORMANCE_HINT": "LATENCY"}
+        if self.precision is Precision.FP32:
+            # On CPUs with native bf16 (AVX512_BF16, AMX) OpenVINO silently computes in bf16 by
+            # default (seen here: 2.3x faster, PSNR 46 dB vs torch); FP32 must mean FP32.
+            config["INFERENCE_PRECISION_HINT"] = "f32"
         if self.threads:
             config["INFERENCE_NUM_THREADS"] = str(self.threads)
         model = core.read_model(str(self.model_path))
