@@ -21,6 +21,7 @@ def bench_cmd(
     guidance: float | None = None,
     quality_images: Annotated[int, typer.Option(help="Images per class per leg for quality metrics.")] = 50,
     warm_runs: Annotated[int, typer.Option(help="Timed single-image runs per leg.")] = 16,
+    batch_sizes: Annotated[str, typer.Option(help="Comma list of images per call for the throughput figures.")] = "1,4",
     images_per_month: float = 10_000,
     threads: int | None = None,
     seed: int = 0,
@@ -30,7 +31,7 @@ def bench_cmd(
     from edgegen.benchmark.run import BenchConfig, run_bench
 
     folder = out or Path("runs") / f"bench-{dt.datetime.now().strftime('%Y%m%d-%H%M%S')}"
-    config = BenchConfig(folder, model, profile, legs=tuple(x.strip() for x in legs.split(",")) if legs else None, steps=steps, size=size, guidance=guidance, quality_per_class=quality_images, warm_runs=warm_runs, images_per_month=images_per_month, threads=threads, seed=seed)
+    config = BenchConfig(folder, model, profile, legs=tuple(x.strip() for x in legs.split(",")) if legs else None, steps=steps, size=size, guidance=guidance, quality_per_class=quality_images, warm_runs=warm_runs, batch_sizes=_batch_sizes(batch_sizes), images_per_month=images_per_month, threads=threads, seed=seed)
     outcome = run_bench(config, progress=(lambda m: None) if json_out else (lambda m: console.print(f"[dim]{m}[/]")))
     if json_out:
         print_json(outcome.results)
@@ -40,6 +41,18 @@ def bench_cmd(
     if outcome.results.failed:
         names = ", ".join(r.name for r in outcome.results.failed)
         raise typer.Exit(code=11) if json_out else _fail(names)
+
+
+def _batch_sizes(text: str) -> tuple[int, ...]:
+    from edgegen.errors import UsageError
+
+    try:
+        sizes = tuple(int(x) for x in text.split(",") if x.strip())
+    except ValueError:
+        raise UsageError(f"--batch-sizes {text!r} is not a comma list of integers") from None
+    if not sizes or min(sizes) < 1:
+        raise UsageError("--batch-sizes needs at least one size ≥ 1")
+    return sizes
 
 
 def _fail(names: str):
