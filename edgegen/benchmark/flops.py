@@ -15,3 +15,16 @@ def unet_flops(unet, batch: int, latent_side: int, seq_len: int) -> int:
     with torch.no_grad(), counter:
         unet(sample, t, ctx)
     return int(counter.get_total_flops())
+
+
+def source_unet(source):
+    """The model's UNet architecture with fresh weights: FLOPs depend on shapes, not values, so
+    the text encoder, VAE and weight files need not be loaded."""
+    import json
+
+    from diffusers import UNet2DConditionModel
+
+    from edgegen.models.presets import PRESETS
+
+    folder = PRESETS[source.name].config_dir if source.kind == "preset" else source.path
+    return UNet2DConditionModel.from_config(json.loads((folder / "unet" / "config.json").read_text())).eval()

@@ -170,7 +170,7 @@ def run_bench(config: BenchConfig, progress: Callable[[str], None] = lambda _m: 
         progress("optimum export (outside reference)")
         t = time.perf_counter()
         try:
-            _optimum_export(source.path, optimum_target, source.fingerprint())
+            _optimum_export(source.path, optimum_target, exported.manifest.source_sha256)  # hashed once, by the export
         except Exception as exc:  # noqa: BLE001 - the reference leg is optional; say why it is missing
             optimum_error = f"{type(exc).__name__}: {' '.join(str(exc).split())[:200]}"
         optimum_s = time.perf_counter() - t
@@ -211,10 +211,9 @@ def run_bench(config: BenchConfig, progress: Callable[[str], None] = lambda _m: 
             r.quality = to_plain(scorer.score(data["images"], data["labels"], reference))
 
     progress("compute efficiency and cost")
-    from edgegen.benchmark.flops import unet_flops
+    from edgegen.benchmark.flops import source_unet, unet_flops
 
-    pipe = source.load_pipeline()
-    flops = unet_flops(pipe.unet.eval(), 2 if gen.guidance_scale > 1 else 1, gen.size // int(info.get("vae_scale_factor", 8)), int(info.get("max_length", 77)))
+    flops = unet_flops(source_unet(source), 2 if gen.guidance_scale > 1 else 1, gen.size // int(info.get("vae_scale_factor", 8)), int(info.get("max_length", 77)))
     prices = load_prices()
     for r in results:
         if r.status != "ok" or r.kind == "classifier":

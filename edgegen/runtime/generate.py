@@ -87,12 +87,13 @@ def generate_images(
     manifest = out_dir / MANIFEST
     wanted = {it.file: it for it in items}
     keep: dict[str, dict] = {}
-    for rec in read_lines(manifest):
+    records = read_lines(manifest)
+    for rec in records:
         it = wanted.get(rec.get("file"))
         path = out_dir / rec.get("file", "")
         if it and rec.get("run_key") == run_key(facts, settings, it.prompt) and path.is_file() and sha256_bytes(path.read_bytes()) == rec.get("sha256"):
             keep[rec["file"]] = rec  # the last valid line per file wins
-    others = [r for r in read_lines(manifest) if r.get("file") not in wanted]
+    others = [r for r in records if r.get("file") not in wanted]
     rewrite_lines(manifest, others + [keep[f] for f in sorted(keep)])
     todo = [it for it in items if it.file not in keep]
     start = time.perf_counter()
