@@ -138,18 +138,31 @@ def test_medmnist_npz_and_chestmnist_multilabel(tmp_path):
         load_medmnist(chest, "train", 28)
 
 
-def test_embedded_default_dataset():
-    test = load_default("test", 28)
-    assert test.class_counts() == {"normal": 234, "pneumonia": 390}
-    assert load_default("val", 64).class_counts() == {"normal": 135, "pneumonia": 389}
-    assert len(load_dataset("default", "train", 28)) == 3882
+def test_embedded_datasets():
+    test = load_default("test", 128)  # default = kermany-128
+    assert test.class_counts() == {"normal": 84, "pneumonia": 228}
+    assert load_default("val", 64).class_counts() == {"normal": 30, "pneumonia": 125}
+    assert load_dataset("pneumoniamnist", "test", 28).class_counts() == {"normal": 234, "pneumonia": 390}
+    assert len(load_dataset("pneumoniamnist", "train", 28)) == 3882
+    nih = load_dataset("nih-cxr14-128", "train", 64)
+    assert nih.images.shape == (1123, 64, 64) and set(nih.meta["population"]) == {"adult"}
+    counts = nih.finding_counts()
+    assert counts["pleural_effusion"]["positive"] == 109 and counts["enlarged_cardiac_silhouette"]["positive"] == 53
+    assert counts["lung_opacity"]["positive"] == 270  # Infiltration OR Consolidation
+    both = load_dataset("kermany-128+nih-cxr14-128", "test", 32)
+    assert len(both) == 312 + 320 and set(both.meta["population"]) == {"adult", "pediatric"}
+    assert np.isnan(both.findings[: 312, both.finding_names.index("atelectasis")]).all()  # unknown for Kermany, not negative
+    splits = {s: set(load_dataset("cxr-128", s, 16).patient_ids) for s in ("train", "val", "test")}
+    assert not (splits["train"] & splits["test"]) and not (splits["train"] & splits["val"])
 
 
 def test_split_and_mix(tmp_path):
-    data = load_default("val", 28)
+    data = load_dataset("pneumoniamnist", "val", 28)
     rest, held = stratified_split(data, 0.2, seed=1)
     assert len(rest) + len(held) == len(data)
     assert held.class_counts() == {"normal": 27, "pneumonia": 78}
+    k_rest, k_held = stratified_split(load_default("train", 32), 0.2, seed=1)
+    assert not set(k_rest.patient_ids) & set(k_held.patient_ids)  # whole patients on one side
     synth = load_image_folder(_class_folder(tmp_path, n=20, corrupt=False), 28)
     hybrid = mix_real_synthetic(held, synth, 0.2, seed=0)
     assert len(hybrid) == len(held) + round(len(held) * 0.25)

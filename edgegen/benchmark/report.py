@@ -3,22 +3,13 @@
 
 from __future__ import annotations
 
-import base64
-import html
-import io
 from pathlib import Path
 
-from edgegen.atomic import atomic_write_bytes, atomic_write_text
 from edgegen.benchmark.results import BenchResults
+from edgegen.reporting import fig_png, fmt, md_table, write_report
 
 
-def _f(value, fmt: str = "{:.3g}", none: str = "–") -> str:
-    if value is None:
-        return none
-    try:
-        return fmt.format(value)
-    except (TypeError, ValueError):
-        return str(value)
+_f = fmt
 
 
 def _med(summary: dict, key: str):
@@ -75,10 +66,7 @@ def classifier_rows(results: BenchResults) -> list[list[str]]:
 CLF_HEADER = ["leg", "status", "images/s (batch 64)", "accuracy", "macro F1", "AUROC", "peak RSS MB"]
 
 
-def _md_table(header: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(c.replace("|", "/") for c in row) + " |" for row in rows]
-    return "\n".join(lines)
+_md_table = md_table
 
 
 def _headline_lines(results: BenchResults) -> list[str]:
@@ -153,11 +141,7 @@ def plots(results: BenchResults) -> dict[str, bytes]:
     return out
 
 
-def _png(fig) -> bytes:
-    buf = io.BytesIO()
-    fig.tight_layout()
-    fig.savefig(buf, format="png", dpi=110)
-    return buf.getvalue()
+_png = fig_png
 
 
 def markdown(results: BenchResults, images: dict[str, str]) -> str:
@@ -185,44 +169,4 @@ def markdown(results: BenchResults, images: dict[str, str]) -> str:
 
 
 def write_reports(results: BenchResults, folder: Path) -> dict[str, Path]:
-    folder = Path(folder)
-    pngs = plots(results)
-    for name, data in pngs.items():
-        atomic_write_bytes(folder / name, data)
-    md = markdown(results, {n: n for n in pngs})
-    atomic_write_text(folder / "report.md", md)
-    inline = markdown(results, {n: "data:image/png;base64," + base64.b64encode(d).decode() for n, d in pngs.items()})
-    atomic_write_text(folder / "report.html", _html(inline, results))
-    return {"markdown": folder / "report.md", "html": folder / "report.html", **{n: folder / n for n in pngs}}
-
-
-def _html(md: str, results: BenchResults) -> str:
-    """Minimal Markdown → HTML for our own report (tables, headings, lists, images)."""
-    import re
-
-    body, lines, i = [], md.splitlines(), 0
-    inline = lambda t: re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", re.sub(r"`(.+?)`", r"<code>\1</code>", html.escape(t)))  # noqa: E731
-    while i < len(lines):
-        line = lines[i]
-        if line.startswith("|"):
-            rows = []
-            while i < len(lines) and lines[i].startswith("|"):
-                if not lines[i].startswith("|---"):
-                    rows.append([c.strip() for c in lines[i].strip("|").split("|")])
-                i += 1
-            head, *rest = rows
-            body.append("<table><tr>" + "".join(f"<th>{inline(c)}</th>" for c in head) + "</tr>" + "".join("<tr>" + "".join(f"<td>{inline(c)}</td>" for c in r) + "</tr>" for r in rest) + "</table>")
-            continue
-        if m := re.match(r"!\[(.*?)\]\((.*?)\)", line):
-            body.append(f'<img alt="{html.escape(m[1])}" src="{m[2]}">')
-        elif line.startswith("## "):
-            body.append(f"<h2>{inline(line[3:])}</h2>")
-        elif line.startswith("# "):
-            body.append(f"<h1>{inline(line[2:])}</h1>")
-        elif line.startswith("- "):
-            body.append(f"<li>{inline(line[2:])}</li>")
-        elif line.strip():
-            body.append(f"<p>{inline(line)}</p>")
-        i += 1
-    style = "body{font-family:sans-serif;max-width:1400px;margin:auto}table{border-collapse:collapse;font-size:12px}td,th{border:1px solid #ccc;padding:3px 6px}img{max-width:100%}"
-    return f"<!doctype html><html><head><meta charset='utf-8'><title>edgegen bench {html.escape(results.model['name'])}</title><style>{style}</style></head><body>{''.join(body)}</body></html>\n"
+    return write_report(folder, lambda images: markdown(results, images), plots(results), f"edgegen bench {results.model['name']}")

@@ -15,10 +15,14 @@ WEIGHTS = "model.safetensors"
 CARD = "card.json"
 
 
+MULTICLASS = "multiclass"  # one softmax over class_names
+MULTILABEL = "multilabel"  # one sigmoid per finding in class_names (findings.yaml names)
+
+
 @dataclass(frozen=True)
 class ClassifierCard:
     arch: str
-    class_names: tuple[str, ...]
+    class_names: tuple[str, ...]  # classes, or findings for a multi-label model
     input_size: int
     mean: float
     std: float
@@ -27,6 +31,12 @@ class ClassifierCard:
     metrics: dict[str, Any] = field(default_factory=dict)  # val / test reports
     reproduce: str = ""  # the command that rebuilds this model
     versions: dict[str, str] = field(default_factory=dict)
+    task: str = MULTICLASS
+    thresholds: dict[str, float] = field(default_factory=dict)  # multilabel: per finding, chosen on val
+
+    @property
+    def multilabel(self) -> bool:
+        return self.task == MULTILABEL
 
 
 def save_classifier(model, card: ClassifierCard, out_dir: Path) -> Path:

@@ -11,12 +11,14 @@ from edgegen.data.torch_dataset import to_model_input
 
 @torch.inference_mode()
 def predict_probs(model, images: np.ndarray, card: ClassifierCard, batch_size: int = 256) -> np.ndarray:
-    """Softmax probabilities [N, classes] for uint8 [N, H, W] images."""
+    """Probabilities [N, classes] for uint8 [N, H, W] images: softmax, or one sigmoid per finding
+    for a multi-label model."""
     model.eval()
     out = []
     for start in range(0, len(images), batch_size):
         x = to_model_input(images[start : start + batch_size], card.input_size, card.mean, card.std)
-        out.append(torch.softmax(model(x).float(), dim=1).numpy())
+        logits = model(x).float()
+        out.append((torch.sigmoid(logits) if card.multilabel else torch.softmax(logits, dim=1)).numpy())
     return np.concatenate(out) if out else np.zeros((0, len(card.class_names)), np.float32)
 
 

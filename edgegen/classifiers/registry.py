@@ -91,6 +91,15 @@ register(ArchConfig("mobilenet_v3_small", 224, _MEAN, _STD, "mobilenet", _mobile
 register(ArchConfig("efficientnet_b0", 224, _MEAN, _STD, "efficientnet", _efficientnet_b0))
 
 
+def _cxr_resnet_small(num_classes: int):
+    from edgegen.classifiers.cxrnet import build_cxr_resnet_small
+
+    return build_cxr_resnet_small(num_classes)
+
+
+register(ArchConfig("cxr_resnet_small", 128, _MEAN, _STD, "compact resnet (edgegen)", _cxr_resnet_small))
+
+
 def get_arch(name: str) -> ArchConfig:
     try:
         return ARCHITECTURES[name]

@@ -10,7 +10,7 @@ os.environ.setdefault("DIFFUSERS_VERBOSITY", "error")
 
 import typer  # noqa: E402
 
-from edgegen.cli import bench, classifiers, cloud, doctor, export, finetune, models, profiles, run  # noqa: E402
+from edgegen.cli import bench, classifiers, cloud, doctor, export, finetune, models, profiles, quality, run  # noqa: E402
 from edgegen.cli.errors import report_error  # noqa: E402
 
 app = typer.Typer(
@@ -34,6 +34,7 @@ app.command("generate")(run.generate_cmd)
 app.command("classify")(run.classify_cmd)
 app.command("dalle")(cloud.dalle_cmd)
 app.command("cost")(cloud.cost_cmd)
+app.command("quality")(quality.quality_cmd)
 
 
 def _quiet_library_warnings() -> None:

@@ -8,13 +8,12 @@ from typing import Annotated
 import typer
 
 from edgegen.cli.output import JsonOption, console, print_json, warn
-from edgegen.train.prompts import DEFAULT_TEMPLATE
 
 
 def finetune_cmd(
     model: Annotated[str, typer.Argument(help="A preset name or a local diffusers folder.")],
     out: Annotated[Path, typer.Option(help="Output diffusers folder (written only when training completes).")],
-    data: Annotated[str, typer.Option(help="'default' (PneumoniaMNIST train split), a class-folder, a .csv or a .npz.")] = "default",
+    data: Annotated[str, typer.Option(help="An embedded set (default = kermany-128, nih-cxr14-128, cxr-128, pneumoniamnist; join with +), a class-folder, a .csv or a .npz.")] = "default",
     from_scratch: Annotated[bool, typer.Option(help="Train the VAE first, then the UNet (tiny presets on CPU).")] = False,
     resolution: int = 64,
     max_steps: int = 1000,
@@ -25,7 +24,9 @@ def finetune_cmd(
     lora_alpha: float | None = None,
     ema_decay: Annotated[float | None, typer.Option(help="Keep an EMA of the weights (e.g. 0.999) and save it.")] = None,
     cond_dropout: Annotated[float, typer.Option(help="Share of prompts dropped, for classifier-free guidance.")] = 0.1,
-    prompt_template: Annotated[str, typer.Option(help="Class prompt; {class} is replaced.")] = DEFAULT_TEMPLATE,
+    prompt_template: Annotated[str | None, typer.Option(help="Prompt with {class}, or {population} + {findings}; default: findings when the data has them, else the class.")] = None,
+    snr_gamma: Annotated[float | None, typer.Option(help="Min-SNR-γ loss weighting (e.g. 5): faster convergence from scratch.")] = None,
+    vae_crop: Annotated[int | None, typer.Option(help="--from-scratch: train the VAE on random crops of this side (cheaper).")] = None,
     train_text_encoder: bool = False,
     checkpoint_every: int = 200,
     vae_steps: Annotated[int, typer.Option(help="--from-scratch: VAE training steps.")] = 2000,
@@ -53,9 +54,12 @@ def finetune_cmd(
     dataset = load_dataset(data, "train", resolution, label_column=label_column)
     if dataset.skipped:
         warn(f"{dataset.skipped_summary()}")
+    from edgegen.conditions import CLASS_TEMPLATE, FINDINGS_TEMPLATE
+
+    template = prompt_template or (FINDINGS_TEMPLATE if dataset.is_multilabel and "population" in dataset.meta else CLASS_TEMPLATE)
     config = FinetuneConfig(
         resolution, max_steps, batch_size, grad_accum, lr, min(50, max_steps // 10), lora_rank, lora_alpha, ema_decay,
-        cond_dropout, prompt_template, True, train_text_encoder, checkpoint_every, seed, device,
+        cond_dropout, template, True, train_text_encoder, checkpoint_every, seed, device, snr_gamma,
     )
     pipe = source.load_pipeline(seed=seed)
     with step_progress("UNet", enabled=not json_out) as unet_bar, step_progress("VAE", enabled=not json_out and from_scratch) as vae_bar:
@@ -63,7 +67,7 @@ def finetune_cmd(
         if from_scratch:
             vae_cb = lambda s, n, loss: vae_bar(s, n, f"loss {loss:.4f}")  # noqa: E731
             vae_result, result = train_from_scratch(
-                pipe, dataset, VaeTrainConfig(vae_steps, vae_batch_size, 1e-3, 1e-4, seed), config, out, source.fingerprint(), resume, vae_cb, unet_cb, save_fp16
+                pipe, dataset, VaeTrainConfig(vae_steps, vae_batch_size, 1e-3, 1e-4, seed, vae_crop), config, out, source.fingerprint(), resume, vae_cb, unet_cb, save_fp16
             )
         else:
             vae_result = None

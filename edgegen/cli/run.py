@@ -56,8 +56,11 @@ def generate_cmd(
     backend: BackendOption = None,
     precision: PrecisionOption = None,
     class_: Annotated[list[str] | None, typer.Option("--class", help="Class to generate (repeatable; default: the model's classes).")] = None,
-    n: Annotated[int, typer.Option("--n", "--per-class", help="Images per class.")] = 4,
-    prompt_template: Annotated[str | None, typer.Option(help="Prompt with {class} (default: the model's training template).")] = None,
+    finding: Annotated[list[str] | None, typer.Option("--finding", help="Finding to generate (repeatable; join with + for one image showing several, e.g. effusion+cardiomegaly).")] = None,
+    population: Annotated[str | None, typer.Option(help="adult or pediatric (default: where the model saw the class / finding most).")] = None,
+    allow_unknown_conditions: Annotated[bool, typer.Option(help="Generate classes / findings the model was not trained on (labelled as asked).")] = False,
+    n: Annotated[int, typer.Option("--n", "--per-class", help="Images per class / finding.")] = 4,
+    prompt_template: Annotated[str | None, typer.Option(help="Prompt with {class}, or {population} and {findings} (default: the model's training template).")] = None,
     negative_prompt: str = "",
     steps: Annotated[int | None, typer.Option(help="Denoising steps (default: the profile's).")] = None,
     guidance: Annotated[float | None, typer.Option(help="Classifier-free guidance scale (default: the profile's).")] = None,
@@ -71,13 +74,13 @@ def generate_cmd(
     threads: int | None = None,
     json_out: JsonOption = False,
 ) -> None:
-    """Generate synthetic CXRs per class with provenance tags; resumable after a crash."""
+    """Generate synthetic CXRs per class or finding with provenance tags; resumable after a crash."""
     from edgegen.cli.progress import step_progress
     from edgegen.errors import UsageError
     from edgegen.profiles import load_profile
     from edgegen.runtime.generate import GenerateSettings, generate_images, plan
     from edgegen.runtime.loader import open_sd_pipeline
-    from edgegen.train.prompts import DEFAULT_TEMPLATE
+    from edgegen.conditions import resolve_conditions
     from edgegen.types import Backend, SchedulerName
 
     prof = load_profile(profile)
@@ -89,15 +92,14 @@ def generate_cmd(
         raise UsageError(f"unknown scheduler {scheduler!r}", hint="use ddim, euler or dpm++") from None
     pipe, facts = open_sd_pipeline(config, sched, model=model, artifacts=folder, low_memory=prof.low_memory if low_memory is None else low_memory)
     facts = {**facts, "backend": config.backend.value}
-    classes = list(class_ or pipe.info.class_names)
-    if not classes:
-        raise UsageError("this model has no known classes", hint="pass --class NAME")
-    template = prompt_template or pipe.info.prompt_template or DEFAULT_TEMPLATE
+    vocab = pipe.info.vocabulary()
+    conditions = resolve_conditions(vocab, class_, finding, population, allow_unknown_conditions)
+    template = prompt_template or vocab.template
     side = size or prof.generation.resolution
     if side % pipe.info.vae_scale_factor:
         raise UsageError(f"--size {side} is not a multiple of {pipe.info.vae_scale_factor}")
     settings = GenerateSettings(steps or prof.generation.steps, prof.generation.guidance_scale if guidance is None else guidance, sched.value, side, batch_size or prof.generation.batch, negative_prompt, dicom, tiled_decode)
-    items = plan(classes, n, template, seed)
+    items = plan(conditions, n, template, seed)
     with step_progress("images", enabled=not json_out) as bar:
         result = generate_images(pipe, facts, items, settings, out, lambda done, total, ips: bar(done, total, f"{ips:.2f} img/s"))
     pipe.release()

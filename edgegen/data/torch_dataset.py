@@ -10,11 +10,12 @@ from edgegen.data.imageset import ImageSet
 
 
 class ImageTensorDataset(Dataset):
-    def __init__(self, data: ImageSet, size: int, mean: float, std: float, augment: bool = False) -> None:
+    def __init__(self, data: ImageSet, size: int, mean: float, std: float, augment: bool = False, targets: np.ndarray | None = None) -> None:
+        """`targets` replaces the class labels, e.g. float multi-hot findings [N, F] (NaN: unknown)."""
         from edgegen.data.transforms import resize_batch
 
         self.images = torch.from_numpy(resize_batch(data.images, size)).unsqueeze(1)  # uint8 [N,1,H,W]
-        self.labels = torch.from_numpy(data.labels.astype(np.int64))
+        self.labels = torch.from_numpy(data.labels.astype(np.int64) if targets is None else np.asarray(targets, np.float32))
         self.mean, self.std = mean, std
         self.augment = None
         if augment:

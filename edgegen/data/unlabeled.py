@@ -9,8 +9,7 @@ from edgegen.errors import DataError
 
 
 def load_for_classification(spec: str, split: str, size: int, class_names: tuple[str, ...]):
-    """(uint8 images, names, labels re-indexed to `class_names` or None, skipped files)."""
-    from edgegen.classifiers.evaluate import align_labels
+    """(uint8 images, names, the labeled ImageSet or None, skipped files)."""
     from edgegen.data.load import load_dataset
 
     path = Path(spec).expanduser()
@@ -24,5 +23,5 @@ def load_for_classification(spec: str, split: str, size: int, class_names: tuple
         return images, [p.name for p in files if str(p) not in bad], None, skipped
     data = load_dataset(spec, split, size)
     names = [f"{data.source}#{i}" for i in range(len(data))]
-    return data.images, names, align_labels(data, class_names), list(data.skipped)
+    return data.images, names, data, list(data.skipped)
 

@@ -223,12 +223,14 @@ def pipeline_info(pipe, source) -> dict:
         "max_length": int(pipe.tokenizer.model_max_length),
         "class_names": [],
         "prompt_template": "",
+        "conditioning": None,
     }
     card = source.path / TRAINING_CARD if source.path else None
     if card is not None and card.is_file():
         trained = json.loads(card.read_text())
         info["class_names"] = trained.get("class_names", [])
         info["prompt_template"] = trained.get("config", {}).get("prompt_template", "")
+        info["conditioning"] = trained.get("conditioning")
     return info
 
 

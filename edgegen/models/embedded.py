@@ -9,16 +9,18 @@ from edgegen.errors import ModelError
 
 MODELS_DIR = ASSETS_DIR / "models"
 DEFAULT_MODEL = "edgegen-tiny-cxr"  # a 64×64 SD pipeline trained on PneumoniaMNIST
-DEFAULT_CLASSIFIER = "cxr-classifier"  # mobilenet_v3_small trained on PneumoniaMNIST
-EMBEDDED_MODELS = {DEFAULT_MODEL: MODELS_DIR / DEFAULT_MODEL}
-EMBEDDED_CLASSIFIERS = {DEFAULT_CLASSIFIER: MODELS_DIR / DEFAULT_CLASSIFIER}
+DEFAULT_CLASSIFIER = "cxr-classifier"  # pediatric normal / pneumonia
+FINDINGS_CLASSIFIER = "cxr-findings"  # multi-label: the four reader-study findings (NIH)
+EMBEDDED_MODELS = {name: MODELS_DIR / name for name in (DEFAULT_MODEL, "edgegen-cxr-128") if (MODELS_DIR / name).is_dir()}
+EMBEDDED_CLASSIFIERS = {name: MODELS_DIR / name for name in (DEFAULT_CLASSIFIER, FINDINGS_CLASSIFIER) if (MODELS_DIR / name).is_dir()}
 
 
 def resolve_classifier_dir(spec: str) -> Path:
     """'default', an embedded classifier's name, or a folder with model.safetensors + card.json."""
-    if spec in ("default", DEFAULT_CLASSIFIER):
-        return EMBEDDED_CLASSIFIERS[DEFAULT_CLASSIFIER]
+    name = DEFAULT_CLASSIFIER if spec == "default" else spec
+    if name in EMBEDDED_CLASSIFIERS:
+        return EMBEDDED_CLASSIFIERS[name]
     path = Path(spec).expanduser()
     if not path.is_dir():
-        raise ModelError(f"classifier {spec!r} not found", hint="use 'default' or a folder made by `edgegen train-classifier`")
+        raise ModelError(f"classifier {spec!r} not found", hint=f"use 'default', {', '.join(EMBEDDED_CLASSIFIERS)} or a folder made by `edgegen train-classifier`")
     return path

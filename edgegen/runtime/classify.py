@@ -13,7 +13,8 @@ import numpy as np
 
 from edgegen.atomic import atomic_write_bytes
 from edgegen.classifiers.card import ClassifierCard, read_card
-from edgegen.classifiers.metrics import MetricsReport, classification_report
+from edgegen.classifiers.metrics import MetricsReport
+from edgegen.classifiers.multilabel import MultiLabelReport
 from edgegen.data.torch_dataset import to_model_input
 from edgegen.errors import ArtifactError
 from edgegen.runtime.backends.base import Runner
@@ -28,7 +29,7 @@ class ClassifyResult:
     precision: str
     seconds: float
     images_per_s: float
-    report: MetricsReport | None
+    report: MetricsReport | MultiLabelReport | None
     csv: Path | None
 
 
@@ -55,14 +56,18 @@ def open_classifier(config: RunConfig, classifier: str | None = None, artifacts:
 
 
 def predict(runner: Runner, card: ClassifierCard, images: np.ndarray, batch_size: int = 64) -> tuple[np.ndarray, float]:
-    """(softmax probabilities [N, K], seconds spent in the runner)."""
+    """(probabilities [N, K], seconds spent in the runner): softmax, or per-finding sigmoid for a
+    multi-label model."""
     probs, seconds = [], 0.0
     for i in range(0, len(images), batch_size):
         x = to_model_input(images[i : i + batch_size], card.input_size, card.mean, card.std).numpy()
-        logits = next(iter(runner.run({"images": x}).values()))
+        logits = next(iter(runner.run({"images": x}).values())).astype(np.float64)
         seconds += runner.last_inference_s
-        e = np.exp(logits - logits.max(axis=1, keepdims=True))
-        probs.append(e / e.sum(axis=1, keepdims=True))
+        if card.multilabel:
+            probs.append((1.0 / (1.0 + np.exp(-logits))).astype(np.float32))
+        else:
+            e = np.exp(logits - logits.max(axis=1, keepdims=True))
+            probs.append((e / e.sum(axis=1, keepdims=True)).astype(np.float32))
     return np.concatenate(probs), seconds
 
 
@@ -71,7 +76,7 @@ def classify(
     card: ClassifierCard,
     images: np.ndarray,
     names: list[str],
-    labels: np.ndarray | None,
+    labels,
     out_csv: Path | None,
     batch_size: int = 64,
     bootstrap: int = 500,
@@ -81,15 +86,23 @@ def classify(
     start = time.perf_counter()
     probs, _ = predict(runner, card, images, batch_size)
     seconds = time.perf_counter() - start
+    """`labels`: None (unlabeled), or the labeled ImageSet the images came from."""
+    from edgegen.classifiers.evaluate import align_labels, score
+
+    aligned = None if labels is None or card.multilabel else align_labels(labels, card.class_names)
     if out_csv is not None:
         buf = io.StringIO()
         w = csv.writer(buf)
-        w.writerow(["path", "predicted", *(f"p_{c}" for c in card.class_names), *(["label"] if labels is not None else [])])
+        w.writerow(["path", "predicted", *(f"p_{c}" for c in card.class_names), *(["label"] if aligned is not None else [])])
         for i, (name, p) in enumerate(zip(names, probs, strict=True)):
-            row = [name, card.class_names[int(p.argmax())], *(f"{v:.6f}" for v in p)]
-            if labels is not None:
-                row.append(card.class_names[int(labels[i])])
+            if card.multilabel:
+                predicted = "|".join(c for j, c in enumerate(card.class_names) if p[j] >= card.thresholds.get(c, 0.5)) or "none"
+            else:
+                predicted = card.class_names[int(p.argmax())]
+            row = [name, predicted, *(f"{v:.6f}" for v in p)]
+            if aligned is not None:
+                row.append(card.class_names[int(aligned[i])])
             w.writerow(row)
         atomic_write_bytes(Path(out_csv), buf.getvalue().encode())
-    report = classification_report(probs, labels, card.class_names, bootstrap) if labels is not None else None
+    report = score(probs, labels, card, bootstrap) if labels is not None else None
     return ClassifyResult(len(images), backend, precision, seconds, len(images) / seconds if seconds > 0 else 0.0, report, out_csv)

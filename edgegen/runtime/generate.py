@@ -27,10 +27,21 @@ MANIFEST = "manifest.jsonl"
 @dataclass(frozen=True)
 class PlannedImage:
     index: int
-    class_name: str
+    class_name: str  # the condition's name: a class, a finding, or findings joined with '+'
     prompt: str
     seed: int
     file: str  # relative to the output folder
+    population: str = ""
+    findings: tuple[str, ...] = ()
+
+    def tags(self) -> dict:
+        """What the PNG chunks and the manifest record about the condition."""
+        out = {"class": self.class_name, "prompt": self.prompt, "seed": self.seed}
+        if self.population:
+            out["population"] = self.population
+        if self.findings:
+            out["findings"] = list(self.findings)
+        return out
 
 
 @dataclass(frozen=True)
@@ -44,6 +55,14 @@ class GenerateSettings:
     dicom: bool = False
     tiled_decode: bool = False
 
+    def __post_init__(self) -> None:
+        if self.steps < 1:
+            raise UsageError(f"--steps {self.steps} must be ≥ 1")
+        if self.guidance_scale < 0:
+            raise UsageError(f"--guidance {self.guidance_scale} must be ≥ 0")
+        if self.batch_size < 1 or self.size < 8:
+            raise UsageError(f"--batch-size {self.batch_size} must be ≥ 1 and --size {self.size} ≥ 8")
+
 
 @dataclass
 class GenerateResult:
@@ -55,17 +74,22 @@ class GenerateResult:
     unet_step_s: list[float] = field(default_factory=list)
 
 
-def plan(classes: list[str], per_class: int, template: str, seed: int) -> list[PlannedImage]:
-    if "{class}" not in template:
-        raise UsageError(f"prompt template {template!r} has no {{class}} placeholder")
-    if per_class < 1 or not classes:
-        raise UsageError("nothing to generate", hint="pass --class NAME and --n N (or --per-class N)")
+def plan(conditions: list, per_class: int, template: str, seed: int) -> list[PlannedImage]:
+    """`per_class` images per condition (a class name, or an `edgegen.conditions.Condition`),
+    each with its own seed (seed + its index) and file name."""
+    from edgegen.conditions import Condition
+
+    if "{class}" not in template and "{findings}" not in template:
+        raise UsageError(f"prompt template {template!r} has neither a {{class}} nor a {{findings}} placeholder")
+    if per_class < 1 or not conditions:
+        raise UsageError("nothing to generate", hint="pass --class NAME and --n N ≥ 1 (or --per-class N)")
     out = []
-    for ci, name in enumerate(classes):
+    for ci, cond in enumerate(conditions):
+        cond = cond if isinstance(cond, Condition) else Condition(str(cond))
+        safe = cond.safe_name
         for k in range(per_class):
             index = ci * per_class + k
-            safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in name)
-            out.append(PlannedImage(index, name, template.replace("{class}", name.replace("_", " ")), seed + index, f"{safe}/{safe}_{k:05d}_s{seed + index}.png"))
+            out.append(PlannedImage(index, cond.name, cond.prompt(template), seed + index, f"{safe}/{safe}_{k:05d}_s{seed + index}.png", cond.population, cond.findings))
     return out
 
 
@@ -104,7 +128,7 @@ def generate_images(
         result = pipe([b.prompt for b in batch], [b.seed for b in batch], settings.steps, settings.guidance_scale, settings.size, settings.negative_prompt, settings.tiled_decode)
         step_times += result.timings.unet_steps_s
         for it, image in zip(batch, result.images, strict=True):
-            tags = {**facts, "class": it.class_name, "prompt": it.prompt, "seed": it.seed, "steps": settings.steps, "guidance_scale": settings.guidance_scale, "scheduler": settings.scheduler, "size": settings.size}
+            tags = {**facts, **it.tags(), "steps": settings.steps, "guidance_scale": settings.guidance_scale, "scheduler": settings.scheduler, "size": settings.size}
             data = png_bytes(image, tags)
             path = out_dir / it.file
             atomic_write_bytes(path, data)

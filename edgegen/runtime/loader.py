@@ -95,6 +95,6 @@ def open_sd_pipeline(
     tokenizer = CLIPTokenizer.from_pretrained(str(folder / "tokenizer"), local_files_only=True)
     sched_cfg = json.loads((folder / "scheduler" / "scheduler_config.json").read_text())
     runners = {c: onnx_runner(folder, manifest, c, config.precisions[c], config) for c in SD_RUNTIME_COMPONENTS}
-    info = PipelineInfo(**{**manifest.pipeline, "class_names": tuple(manifest.pipeline.get("class_names", ()))})
+    info = PipelineInfo(**{**manifest.pipeline, "class_names": tuple(manifest.pipeline.get("class_names", ()))})  # older manifests lack conditioning: the default None
     facts = {"model": manifest.model, "model_sha256": manifest.source_sha256, "precisions": {c.value: config.precisions[c].value for c in SD_RUNTIME_COMPONENTS}}
     return Text2ImagePipeline(runners, tokenizer, make_scheduler(scheduler, sched_cfg), info, low_memory), facts

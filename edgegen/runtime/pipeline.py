@@ -26,6 +26,12 @@ class PipelineInfo:
     max_length: int
     class_names: tuple[str, ...] = ()
     prompt_template: str = ""
+    conditioning: dict | None = None  # edgegen.conditions.Conditioning.to_dict() of the training card
+
+    def vocabulary(self):
+        from edgegen.conditions import Conditioning
+
+        return Conditioning.from_dict(self.conditioning, self.class_names, self.prompt_template)
 
 
 @dataclass

@@ -25,7 +25,7 @@ from edgegen.data.imageset import ImageSet
 from edgegen.errors import UsageError
 from edgegen.train.checkpoint import checkpoint_dir, load_checkpoint, save_checkpoint
 from edgegen.train.latents import encode_latent_stats, encode_prompts, tokenize
-from edgegen.train.prompts import DEFAULT_TEMPLATE, class_prompt
+from edgegen.train.prompts import DEFAULT_TEMPLATE
 
 TRAINING_CARD = "edgegen_training.json"
 
@@ -43,11 +43,14 @@ class FinetuneConfig:
     ema_decay: float | None = None  # e.g. 0.999; None: no EMA
     cond_dropout: float = 0.1
     prompt_template: str = DEFAULT_TEMPLATE
-    class_balanced: bool = True
+    class_balanced: bool = True  # equal draws per (population, class) group
     train_text_encoder: bool = False
     checkpoint_every: int = 200
     seed: int = 0
     device: str = "auto"
+    # Min-SNR-γ loss weighting (Hang et al., ICCV 2023): down-weights the easy low-noise timesteps,
+    # which converges several times faster from scratch. None: plain MSE.
+    snr_gamma: float | None = None
 
     def __post_init__(self) -> None:
         if self.resolution % 8:
@@ -56,10 +59,12 @@ class FinetuneConfig:
             raise UsageError("--lora-rank and --train-text-encoder cannot be combined", hint="LoRA adapts the UNet only")
         if min(self.max_steps, self.batch_size, self.grad_accum) < 1:
             raise UsageError("--max-steps, --batch-size and --grad-accum must be ≥ 1")
+        if self.snr_gamma is not None and self.snr_gamma <= 0:
+            raise UsageError(f"--snr-gamma {self.snr_gamma} must be > 0")
 
     def fingerprint(self, data_hash: str, model_hash: str) -> str:
         """What a checkpoint must match to be resumed (max_steps may grow, so it is left out)."""
-        relevant = {k: v for k, v in asdict(self).items() if k not in ("max_steps", "checkpoint_every", "device")}
+        relevant = {k: v for k, v in asdict(self).items() if k not in ("max_steps", "checkpoint_every", "device") and not (k == "snr_gamma" and v is None)}
         blob = json.dumps({"config": relevant, "data": data_hash, "model": model_hash}, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()
 
@@ -86,12 +91,27 @@ def pick_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def _batch_indices(labels: np.ndarray, n_classes: int, batch: int, balanced: bool, gen: torch.Generator) -> torch.Tensor:
+def _batch_indices(groups: np.ndarray, n_classes: int, batch: int, balanced: bool, gen: torch.Generator) -> torch.Tensor:
     if not balanced:
-        return torch.randint(0, len(labels), (batch,), generator=gen)
-    by_class = [np.flatnonzero(labels == c) for c in range(n_classes)]
+        return torch.randint(0, len(groups), (batch,), generator=gen)
+    by_class = [np.flatnonzero(groups == c) for c in range(n_classes)]
     classes = torch.randint(0, n_classes, (batch,), generator=gen).tolist()
     return torch.tensor([by_class[c][torch.randint(0, len(by_class[c]), (1,), generator=gen).item()] for c in classes])
+
+
+def _groups(data: ImageSet) -> tuple[np.ndarray, int]:
+    """Sampling groups for balanced batches: (population, class) pairs."""
+    pops = data.meta.get("population") if data.meta else None
+    keys = [f"{pops[i] if pops is not None else ''}/{data.labels[i]}" for i in range(len(data))]
+    names = sorted(set(keys))
+    return np.array([names.index(k) for k in keys]), len(names)
+
+
+def _min_snr_weight(scheduler, t: torch.Tensor, gamma: float, prediction: str) -> torch.Tensor:
+    alphas = scheduler.alphas_cumprod.to(t.device)[t]
+    snr = alphas / (1 - alphas)
+    weight = torch.clamp(snr, max=gamma) / snr
+    return weight if prediction == "epsilon" else torch.clamp(snr, max=gamma) / (snr + 1)
 
 
 def finetune_pipeline(
@@ -119,10 +139,16 @@ def finetune_pipeline(
     noise_scheduler = DDPMScheduler.from_config(pipe.scheduler.config)
     prediction = noise_scheduler.config.prediction_type
 
-    # Data → latent posterior stats (sampled each step) and per-class prompts ("" = unconditional).
+    # Data → latent posterior stats (sampled each step) and per-image prompts: the class, or the
+    # population + findings (see edgegen.conditions); "" is the unconditional prompt.
+    from edgegen.conditions import training_conditioning
+
+    vocab, image_prompts = training_conditioning(data, config.prompt_template)
     lat_mean, lat_std = encode_latent_stats(vae, data.images, config.resolution, device)
     scale = float(vae.config.scaling_factor)
-    prompts = [class_prompt(config.prompt_template, c) for c in data.class_names] + [""]
+    prompts = list(dict.fromkeys(image_prompts)) + [""]
+    prompt_of_image = np.array([prompts.index(p) for p in image_prompts])
+    groups, n_groups = _groups(data)
     prompt_ids = tokenize(tokenizer, prompts).to(device)
     cached_emb = None if config.train_text_encoder else encode_prompts(tokenizer, text_encoder, prompts, device)
     uncond = len(prompts) - 1
@@ -183,7 +209,6 @@ def finetune_pipeline(
         }
         save_checkpoint(ckpt_path, step, fingerprint, state)
 
-    labels = data.labels
     losses: list[float] = []
     curve: list[float] = []
     started = time.perf_counter()
@@ -191,18 +216,22 @@ def finetune_pipeline(
     while step < config.max_steps:
         total = 0.0
         for _ in range(config.grad_accum):
-            idx = _batch_indices(labels, len(data.class_names), config.batch_size, config.class_balanced, gen)
+            idx = _batch_indices(groups, n_groups, config.batch_size, config.class_balanced, gen)
             eps = torch.randn(lat_mean[idx].shape, generator=gen)
             latents = ((lat_mean[idx] + lat_std[idx] * eps) * scale).to(device)
             noise = torch.randn(latents.shape, generator=gen).to(device)
             t = torch.randint(0, noise_scheduler.config.num_train_timesteps, (len(idx),), generator=gen).to(device)
             drop = torch.rand(len(idx), generator=gen) < config.cond_dropout
-            which = torch.where(drop, torch.full_like(torch.as_tensor(labels[idx]), uncond), torch.as_tensor(labels[idx])).to(device)
+            chosen = torch.as_tensor(prompt_of_image[idx])
+            which = torch.where(drop, torch.full_like(chosen, uncond), chosen).to(device)
             emb = cached_emb[which] if cached_emb is not None else text_encoder(prompt_ids[which])[0]
             noisy = noise_scheduler.add_noise(latents, noise, t)
             target = noise if prediction == "epsilon" else noise_scheduler.get_velocity(latents, noise, t)
             pred = unet(noisy, t, encoder_hidden_states=emb).sample
-            loss = torch.nn.functional.mse_loss(pred.float(), target.float()) / config.grad_accum
+            per_sample = torch.nn.functional.mse_loss(pred.float(), target.float(), reduction="none").mean(dim=(1, 2, 3))
+            if config.snr_gamma is not None:
+                per_sample = per_sample * _min_snr_weight(noise_scheduler, t, config.snr_gamma, prediction)
+            loss = per_sample.mean() / config.grad_accum
             loss.backward()
             total += loss.item()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -235,9 +264,10 @@ def finetune_pipeline(
         "steps": step,
         "resumed_from": start_step,
         "final_loss": final_loss,
-        "class_names": list(data.class_names),
+        "class_names": list(vocab.class_names),
         "prompts": prompts[:-1],
-        "data": {"source": data.source, "sha256": data.content_hash(), "counts": data.class_counts()},
+        "conditioning": vocab.to_dict(),
+        "data": {"source": data.source, "sha256": data.content_hash(), "counts": data.class_counts(), "findings": data.finding_counts()},
         "base_model_sha256": model_hash,
         **(extra_card or {}),
     }

@@ -29,27 +29,59 @@ class VaeTrainConfig:
     lr: float = 1e-3
     kl_weight: float = 1e-4
     seed: int = 0
+    # Train on random crops of this side (the VAE is convolutional, so it decodes full images
+    # afterwards): at 128 px, 64 px crops make a step ~4× cheaper on a CPU. None: whole images.
+    crop: int | None = None
 
 
 @dataclass(frozen=True)
 class VaeResult:
     steps: int
-    recon_mse: float  # on a held-back batch, [-1, 1] pixel scale
+    recon_mse: float  # on the first 256 training images, [-1, 1] pixel scale
     psnr_db: float
     scaling_factor: float
     seconds: float
 
 
-def train_vae(vae, data: ImageSet, resolution: int, config: VaeTrainConfig, device: torch.device, progress: Callable | None = None) -> VaeResult:
+def train_vae(
+    vae,
+    data: ImageSet,
+    resolution: int,
+    config: VaeTrainConfig,
+    device: torch.device,
+    progress: Callable | None = None,
+    checkpoint: Path | None = None,
+    checkpoint_every: int = 200,
+) -> VaeResult:
+    """Train the VAE; with `checkpoint`, resumable bit-exactly from the last saved step."""
+    import hashlib
+    from dataclasses import asdict
+
+    from edgegen.train.checkpoint import load_checkpoint, save_checkpoint
+
     gen = torch.Generator().manual_seed(config.seed)
     images = images_to_tensor(data.images, resolution)
     vae.to(device).train().requires_grad_(True)
     opt = torch.optim.AdamW(vae.parameters(), lr=config.lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, config.steps)
+    fingerprint = hashlib.sha256(json.dumps({"vae": asdict(config), "data": data.content_hash(), "res": resolution}, sort_keys=True).encode()).hexdigest()
+    first = 1
+    if checkpoint is not None and (found := load_checkpoint(checkpoint, fingerprint)) is not None:
+        done, state = found
+        vae.load_state_dict(state["vae"])
+        opt.load_state_dict(state["opt"])
+        sched.load_state_dict(state["sched"])
+        gen.set_state(state["gen"])
+        first = done + 1
     start = time.perf_counter()
-    for step in range(1, config.steps + 1):
+    crop = config.crop if config.crop and config.crop < resolution else None
+    for step in range(first, config.steps + 1):
         idx = torch.randint(0, len(images), (config.batch_size,), generator=gen)
-        x = images[idx].to(device)
+        x = images[idx]
+        if crop:
+            top, left = torch.randint(0, resolution - crop + 1, (2,), generator=gen).tolist()
+            x = x[:, :, top : top + crop, left : left + crop]
+        x = x.to(device)
         posterior = vae.encode(x).latent_dist
         z = posterior.mean + posterior.std * torch.randn(posterior.mean.shape, generator=gen).to(device)
         recon = vae.decode(z).sample
@@ -62,6 +94,8 @@ def train_vae(vae, data: ImageSet, resolution: int, config: VaeTrainConfig, devi
         sched.step()
         if progress is not None:
             progress(step, config.steps, loss.item())
+        if checkpoint is not None and step % checkpoint_every == 0 and step < config.steps:
+            save_checkpoint(checkpoint, step, fingerprint, {"vae": vae.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(), "gen": gen.get_state()})
     vae.eval().requires_grad_(False)
     with torch.no_grad():
         x = images[:256].to(device)
@@ -98,12 +132,20 @@ def train_from_scratch(
         pipe.vae = AutoencoderKL.from_pretrained(stage, local_files_only=True)
         vae_card = json.loads((stage / "edgegen_vae.json").read_text())
     else:
-        vae_result = train_vae(pipe.vae, data, unet_config.resolution, vae_config, device, vae_progress)
+        vae_ckpt = stage.with_name(stage.name + "-partial")
+        if not resume:
+            import shutil
+
+            shutil.rmtree(vae_ckpt, ignore_errors=True)
+        vae_result = train_vae(pipe.vae, data, unet_config.resolution, vae_config, device, vae_progress, vae_ckpt, unet_config.checkpoint_every)
         pipe.vae.to("cpu")
         with atomic_dir(stage) as tmp:
             pipe.vae.save_pretrained(tmp, safe_serialization=True)
             vae_card = {"vae_training": {**vae_config.__dict__, **vae_result.__dict__}}
             (tmp / "edgegen_vae.json").write_text(json.dumps(vae_card, indent=2))
+        import shutil
+
+        shutil.rmtree(vae_ckpt, ignore_errors=True)
     result = finetune_pipeline(pipe, data, unet_config, out_dir, model_hash, resume, unet_progress, vae_card, save_fp16)
     import shutil
 
