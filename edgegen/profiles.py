@@ -50,6 +50,7 @@ class ComponentPrecisions:
     vae_decoder: Precision
     vae_encoder: Precision
     classifier: Precision
+    generator: Precision = Precision.FP32  # GAN generator (optional in user profiles)
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ class Component(str, Enum):
     VAE_DECODER = "vae_decoder"
     VAE_ENCODER = "vae_encoder"
     CLASSIFIER = "classifier"
+    GENERATOR = "generator"  # a GAN generator: (z, condition) → image
 
 
 class DeviceKind(str, Enum):

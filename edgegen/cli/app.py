@@ -10,7 +10,7 @@ os.environ.setdefault("DIFFUSERS_VERBOSITY", "error")
 
 import typer  # noqa: E402
 
-from edgegen.cli import bench, classifiers, cloud, doctor, export, finetune, models, profiles, quality, run  # noqa: E402
+from edgegen.cli import bench, classifiers, cloud, doctor, export, finetune, gan, models, profiles, quality, run  # noqa: E402
 from edgegen.cli.errors import report_error  # noqa: E402
 
 app = typer.Typer(
@@ -28,6 +28,7 @@ app.add_typer(models.app, name="models")
 app.command("train-classifier")(classifiers.train_classifier_cmd)
 app.command("evaluate")(classifiers.evaluate_cmd)
 app.command("finetune")(finetune.finetune_cmd)
+app.command("train-gan")(gan.train_gan_cmd)
 app.command("export")(export.export_cmd)
 app.command("build")(export.build_cmd)
 app.command("generate")(run.generate_cmd)

@@ -25,20 +25,21 @@ def _parse_list(text: str | None, enum, what: str):
 
 
 def export_cmd(
-    model: Annotated[str, typer.Argument(help="'default' (embedded edgegen-tiny-cxr), a preset, or a local diffusers folder.")] = "default",
+    model: Annotated[str, typer.Argument(help="'default' (the embedded diffusion model), 'gan' (the embedded GAN), a preset, or a local diffusers / GAN folder.")] = "default",
     profile: ProfileOption = "cpu-x86",
     out: Annotated[Path | None, typer.Option(help="Output root (default: the repository's export/ folder).")] = None,
     precision: Annotated[str | None, typer.Option(help="Comma list of fp32,fp16,int8 for every component (default: fp32 + the profile's).")] = None,
-    components: Annotated[str | None, typer.Option(help="Comma list of text_encoder,unet,vae_decoder,vae_encoder,classifier.")] = None,
+    components: Annotated[str | None, typer.Option(help="Comma list of text_encoder,unet,vae_decoder,vae_encoder,classifier (a GAN exports its generator + classifier).")] = None,
     classifier: Annotated[str, typer.Option(help="'default', a classifier folder, or 'none'.")] = "default",
-    calibration_data: Annotated[str, typer.Option(help="Real CXRs for INT8 calibration ('default' = PneumoniaMNIST train).")] = "default",
+    calibration_data: Annotated[str, typer.Option(help="Real CXRs for INT8 calibration ('default' = kermany-128 train; cxr-128 = NIH + Kermany).")] = "default",
     calibration_samples: int = 16,
     image_size: Annotated[int | None, typer.Option(help="Image side for export and validation (default: the profile's).")] = None,
     opset: int = 17,
+    openvino: Annotated[bool, typer.Option(help="Also write NNCF-quantized OpenVINO INT8 IRs for the INT8 components.")] = False,
     trust_pickle: bool = False,
     json_out: JsonOption = False,
 ) -> None:
-    """Export a SD pipeline (+ classifier) to validated ONNX in FP32/FP16/INT8, with a manifest."""
+    """Export a SD pipeline or a GAN (+ classifier) to validated ONNX in FP32/FP16/INT8, with a manifest."""
     from edgegen.errors import UsageError
     from edgegen.export.artifacts import DEFAULT_EXPORT_ROOT
     from edgegen.export.export_model import SD_COMPONENTS, ExportRequest, export_model
@@ -59,6 +60,7 @@ def export_cmd(
         image_size=image_size,
         opset=opset,
         trust_pickle=trust_pickle,
+        openvino=openvino,
     )
     result = export_model(request, progress=None if json_out else lambda label: console.print(f"exporting {label} ..."))
     if json_out:

@@ -23,15 +23,20 @@ def step_progress(title: str, enabled: bool = True) -> Iterator:
         yield lambda *a, **k: None
         return
     if not console.is_terminal:
-        start = time.perf_counter()
+        first: list[float] = []  # (time, done) of the first update: the rate ignores set-up time
         last = [0.0]
 
         def log(done: int, total: int, info: str = "") -> None:
-            now = time.perf_counter() - start
+            now = time.perf_counter()
+            if not first:
+                first.extend((now, done))
+                last[0] = now
             if now - last[0] >= LOG_EVERY_S or done == total:
                 last[0] = now
-                eta = now / done * (total - done) if done else float("nan")
-                print(f"{title}: {done}/{total} {info} elapsed {now:.0f} s, eta {eta:.0f} s", flush=True)
+                elapsed = now - first[0]
+                rate = (done - first[1]) / elapsed if elapsed > 0 else 0.0
+                eta = (total - done) / rate if rate > 0 else float("nan")
+                print(f"{title}: {done}/{total} {info} elapsed {elapsed:.0f} s, eta {eta:.0f} s", flush=True)
 
         yield log
         return

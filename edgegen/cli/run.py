@@ -79,7 +79,7 @@ def generate_cmd(
     from edgegen.errors import UsageError
     from edgegen.profiles import load_profile
     from edgegen.runtime.generate import GenerateSettings, generate_images, plan
-    from edgegen.runtime.loader import open_sd_pipeline
+    from edgegen.runtime.loader import open_pipeline
     from edgegen.conditions import resolve_conditions
     from edgegen.types import Backend, SchedulerName
 
@@ -90,12 +90,17 @@ def generate_cmd(
         sched = SchedulerName(scheduler) if scheduler else prof.generation.scheduler
     except ValueError:
         raise UsageError(f"unknown scheduler {scheduler!r}", hint="use ddim, euler or dpm++") from None
-    pipe, facts = open_sd_pipeline(config, sched, model=model, artifacts=folder, low_memory=prof.low_memory if low_memory is None else low_memory)
+    pipe, facts = open_pipeline(config, sched, model=model, artifacts=folder, low_memory=prof.low_memory if low_memory is None else low_memory)
     facts = {**facts, "backend": config.backend.value}
     vocab = pipe.info.vocabulary()
     conditions = resolve_conditions(vocab, class_, finding, population, allow_unknown_conditions)
     template = prompt_template or vocab.template
-    side = size or prof.generation.resolution
+    if pipe.family == "gan":
+        side = pipe.config.resolution
+        if size is not None and size != side:
+            raise UsageError(f"--size {size}: this GAN generates {side} px images only", hint=f"drop --size or pass {side}")
+    else:
+        side = size or prof.generation.resolution
     if side % pipe.info.vae_scale_factor:
         raise UsageError(f"--size {side} is not a multiple of {pipe.info.vae_scale_factor}")
     settings = GenerateSettings(steps or prof.generation.steps, prof.generation.guidance_scale if guidance is None else guidance, sched.value, side, batch_size or prof.generation.batch, negative_prompt, dicom, tiled_decode)

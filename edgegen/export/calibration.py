@@ -70,3 +70,21 @@ def classifier_calibration(card, data: ImageSet, n: int, seed: int = 0, batch: i
     images = _pick(data, n, seed)
     x = to_model_input(images, card.input_size, card.mean, card.std).numpy()
     return [{"images": x[i : i + batch]} for i in range(0, n, batch)]
+
+
+def gan_calibration(config, card: dict, n: int, seed: int = 0) -> list[dict[str, np.ndarray]]:
+    """GAN generator inputs as generation draws them: z ~ N(0, I) and condition vectors cycling
+    through the conditions the model was trained on (its named classes and each finding in the
+    population where it was seen most)."""
+    from edgegen.conditions import Conditioning
+    from edgegen.gan.config import condition_vector
+
+    vocab = Conditioning.from_dict(card.get("conditioning"))
+    conds = [(spec.get("population", ""), tuple(spec.get("findings", ()))) for spec in vocab.classes.values()]
+    conds += [(vocab.finding_populations.get(f, ""), (f,)) for f in vocab.findings]
+    conds = conds or [("", ())]
+    rng = np.random.default_rng(seed)
+    return [
+        {"z": rng.standard_normal((1, config.z_dim)).astype(np.float32), "c": condition_vector(config, *conds[i % len(conds)])[None]}
+        for i in range(n)
+    ]

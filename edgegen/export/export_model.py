@@ -55,14 +55,14 @@ class ExportRequest:
     openvino: bool = False  # also write NNCF INT8 OpenVINO IRs for INT8 components
 
     def settings_hash(self, image_size: int) -> str:
+        """What every artifact depends on. Precisions and --openvino are left out: they choose
+        which artifacts exist, so a narrower export adds to the manifest instead of replacing it."""
         relevant = {
-            "precisions": [p.value for p in self.precisions] if self.precisions else None,
             "calibration": [self.calibration_data, self.calibration_samples],
             "image_size": image_size,
             "opset": self.opset,
             "seed": self.seed,
             "classifier": self.classifier,
-            "openvino": self.openvino,
         }
         return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()
 
@@ -234,6 +234,14 @@ def pipeline_info(pipe, source) -> dict:
     return info
 
 
+def gan_pipeline_info(generator, card: dict) -> dict:
+    """PipelineInfo fields of a GAN export (its config and conditioning vocabulary)."""
+    from edgegen.runtime.loader import _gan_info
+    from edgegen.schema import to_plain
+
+    return to_plain(_gan_info(generator.config, card))
+
+
 def _save_runtime_files(pipe, folder: Path, classifier) -> None:
     """Tokenizer, scheduler config and classifier card beside the graphs: the folder runs alone."""
     from edgegen.atomic import atomic_dir
@@ -260,18 +268,29 @@ def export_model(request: ExportRequest, progress=None) -> ExportResult:
     from edgegen.models.source import resolve_model
     from edgegen.profiles import load_profile
 
+    from edgegen.errors import UsageError
+
     started = time.perf_counter()
     profile = load_profile(request.profile)
     source = resolve_model(request.model, trust_pickle=request.trust_pickle)
     pipe = source.load_pipeline(seed=request.seed)
-    image_size = request.image_size or profile.generation.resolution
-    factor = vae_scale_factor(pipe)
-    if image_size % factor:
-        from edgegen.errors import UsageError
-
-        raise UsageError(f"image size {image_size} is not a multiple of the VAE factor {factor}")
-    # Two validation shapes exercise the dynamic axes: batch 1 at the default size, batch 2 larger.
-    sd_shapes = [(1, image_size), (2, image_size + 8 * factor)]
+    gan = source.family == "gan"
+    if gan:
+        generator, gan_card = pipe
+        image_size = generator.config.resolution
+        if request.image_size not in (None, image_size):
+            raise UsageError(f"this GAN generates {image_size} px images only", hint=f"drop --size or pass {image_size}")
+        components = (Component.GENERATOR,) + ((Component.CLASSIFIER,) if Component.CLASSIFIER in request.components else ())
+        # Validation at two batch sizes (one image, and a batch) on fresh z draws.
+        sd_shapes = [(1, image_size), (4, image_size)]
+    else:
+        image_size = request.image_size or profile.generation.resolution
+        factor = vae_scale_factor(pipe)
+        if image_size % factor:
+            raise UsageError(f"image size {image_size} is not a multiple of the VAE factor {factor}")
+        components = tuple(c for c in request.components if c is not Component.GENERATOR)
+        # Two validation shapes exercise the dynamic axes: batch 1 at the default size, batch 2 larger.
+        sd_shapes = [(1, image_size), (2, image_size + 8 * factor)]
     folder = artifact_path(request.out_root, source.name, profile.name, ArtifactKind.MANIFEST).parent
     settings = request.settings_hash(image_size)
     source_hash = source.fingerprint()
@@ -301,8 +320,15 @@ def export_model(request: ExportRequest, progress=None) -> ExportResult:
 
     result = ExportResult(folder, None)  # type: ignore[arg-type]
     artifacts: list[ComponentArtifact] = []
-    for component in request.components:
-        if component is Component.CLASSIFIER:
+    for component in components:
+        if component is Component.GENERATOR:
+            from edgegen.export.calibration import gan_calibration
+
+            spec = EXPORTS[component](generator)
+            shapes = sd_shapes
+            calib = lambda: gan_calibration(generator.config, gan_card, max(request.calibration_samples, 32), request.seed)  # noqa: E731
+            real = lambda b, s, seed: _stack(gan_calibration(generator.config, gan_card, b, request.seed + 1000 + seed), b)  # noqa: E731
+        elif component is Component.CLASSIFIER:
             if classifier is None:
                 continue
             spec = EXPORTS[component](classifier)
@@ -333,18 +359,26 @@ def export_model(request: ExportRequest, progress=None) -> ExportResult:
             fp32 = art if precision is Precision.FP32 else fp32
             artifacts.append(art)
             result.exported.append(label)
-    _save_runtime_files(pipe, folder, classifier)
+    if not gan:
+        _save_runtime_files(pipe, folder, classifier)
+    elif classifier is not None:
+        atomic_write_json(folder / "classifier_card.json", classifier[1])
+    # Artifacts of an earlier export with the same model and settings that this run did not ask
+    # for stay in the manifest (a narrower export adds, it never forgets files on disk).
+    done = {(a.component, a.precision) for a in artifacts}
+    kept = [a for a in (previous.components if previous else []) if (a.component, a.precision) not in done and verify_artifact(folder, a) is None]
+    result.reused += [f"{a.component.value}.{a.precision.value}" for a in kept]
     manifest = ExportManifest(
         model=source.name,
-        model_kind=source.kind,
+        model_kind="gan" if gan else source.kind,
         source_sha256=source_hash,
         profile=profile.name,
         settings_sha256=settings,
         tool_versions=_tool_versions(),
-        components=artifacts,
+        components=kept + artifacts,
         created=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         classifier=classifier_info,
-        pipeline=pipeline_info(pipe, source),
+        pipeline=gan_pipeline_info(generator, gan_card) if gan else pipeline_info(pipe, source),
     )
     atomic_write_json(manifest_path, manifest)
     result.manifest = manifest

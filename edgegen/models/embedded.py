@@ -11,8 +11,10 @@ MODELS_DIR = ASSETS_DIR / "models"
 DEFAULT_MODEL = "edgegen-tiny-cxr"  # a 64×64 SD pipeline trained on PneumoniaMNIST
 DEFAULT_CLASSIFIER = "cxr-classifier"  # pediatric normal / pneumonia
 FINDINGS_CLASSIFIER = "cxr-findings"  # multi-label: the four reader-study findings (NIH)
-EMBEDDED_MODELS = {name: MODELS_DIR / name for name in (DEFAULT_MODEL, "edgegen-cxr-128") if (MODELS_DIR / name).is_dir()}
-EMBEDDED_CLASSIFIERS = {name: MODELS_DIR / name for name in (DEFAULT_CLASSIFIER, FINDINGS_CLASSIFIER) if (MODELS_DIR / name).is_dir()}
+FEATURES = "cxr-features"  # the quality module's feature network
+DEFAULT_GAN = "edgegen-gan-cxr-128"  # `--model gan`
+EMBEDDED_MODELS = {name: MODELS_DIR / name for name in (DEFAULT_MODEL, "edgegen-tiny-cxr", "edgegen-cxr-128", DEFAULT_GAN) if (MODELS_DIR / name).is_dir()}
+EMBEDDED_CLASSIFIERS = {name: MODELS_DIR / name for name in (DEFAULT_CLASSIFIER, FINDINGS_CLASSIFIER, FEATURES) if (MODELS_DIR / name).is_dir()}
 
 
 def resolve_classifier_dir(spec: str) -> Path:

@@ -15,13 +15,22 @@ from edgegen.models.presets import PRESETS, build_preset_pipeline
 @dataclass(frozen=True)
 class ModelSource:
     name: str
-    kind: str  # "preset" | "embedded" | "folder"
+    kind: str  # "preset" | "embedded" | "folder" | "gan"
     path: Path | None
     trust_pickle: bool = False
 
+    @property
+    def family(self) -> str:
+        return "gan" if self.kind == "gan" else "sd"
+
     def load_pipeline(self, seed: int = 0):
+        """A diffusers pipeline, or for a GAN the (generator, card) pair."""
         if self.kind == "preset":
             return build_preset_pipeline(self.name, seed=seed)
+        if self.kind == "gan":
+            from edgegen.gan.folder import load_gan
+
+            return load_gan(self.path)
         return load_local_pipeline(self.path, trust_pickle=self.trust_pickle)
 
     def fingerprint(self) -> str:
@@ -45,16 +54,24 @@ class ModelSource:
 
 
 def resolve_model(spec: str, *, trust_pickle: bool = False) -> ModelSource:
-    """A preset name, or the path of a local diffusers folder (checked, not loaded)."""
-    from edgegen.models.embedded import DEFAULT_MODEL, EMBEDDED_MODELS
+    """A preset name, an embedded model ('default', 'gan', their names), or the path of a local
+    diffusers or GAN folder (checked, not loaded)."""
+    from edgegen.gan.folder import is_gan_folder
+    from edgegen.models.embedded import DEFAULT_GAN, DEFAULT_MODEL, EMBEDDED_MODELS
 
     if spec in PRESETS:
         return ModelSource(spec, "preset", None)
-    if spec in ("default", *EMBEDDED_MODELS):
-        name = DEFAULT_MODEL if spec == "default" else spec
+    name = {"default": DEFAULT_MODEL, "gan": DEFAULT_GAN}.get(spec, spec)
+    if name in EMBEDDED_MODELS:
+        if is_gan_folder(EMBEDDED_MODELS[name]):
+            return ModelSource(name, "gan", EMBEDDED_MODELS[name])
         check_folder(EMBEDDED_MODELS[name])
         return ModelSource(name, "embedded", EMBEDDED_MODELS[name])
+    if spec == "gan":
+        raise ModelError("no embedded GAN in this installation", hint="train one with `edgegen train-gan` and pass its folder")
     path = Path(spec).expanduser()
+    if path.is_dir() and is_gan_folder(path):
+        return ModelSource(path.name, "gan", path.resolve())
     if not path.exists() and "/" not in spec and not spec.startswith("."):
         raise ModelError(f"{spec!r} is neither a preset nor an existing folder", hint=f"use a preset ({', '.join(PRESETS)}) or a path")
     check_folder(path)

@@ -18,7 +18,6 @@ from pathlib import Path
 from edgegen.atomic import atomic_write_bytes
 from edgegen.errors import UsageError
 from edgegen.hashing import sha256_bytes
-from edgegen.runtime.pipeline import Text2ImagePipeline
 from edgegen.runtime.provenance import append_line, png_bytes, read_lines, rewrite_lines, write_dicom
 
 MANIFEST = "manifest.jsonl"
@@ -99,13 +98,14 @@ def run_key(facts: dict, settings: GenerateSettings, prompt: str) -> str:
 
 
 def generate_images(
-    pipe: Text2ImagePipeline,
+    pipe,
     facts: dict,
     items: list[PlannedImage],
     settings: GenerateSettings,
     out_dir: Path,
     progress: Callable[[int, int, float], None] | None = None,
 ) -> GenerateResult:
+    """`pipe`: a diffusion (Text2ImagePipeline) or GAN (GanPipeline) pipeline."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     manifest = out_dir / MANIFEST
@@ -125,10 +125,10 @@ def generate_images(
     step_times: list[float] = []
     for i in range(0, len(todo), settings.batch_size):
         batch = todo[i : i + settings.batch_size]
-        result = pipe([b.prompt for b in batch], [b.seed for b in batch], settings.steps, settings.guidance_scale, settings.size, settings.negative_prompt, settings.tiled_decode)
+        result = pipe.generate(batch, settings)
         step_times += result.timings.unet_steps_s
         for it, image in zip(batch, result.images, strict=True):
-            tags = {**facts, **it.tags(), "steps": settings.steps, "guidance_scale": settings.guidance_scale, "scheduler": settings.scheduler, "size": settings.size}
+            tags = {**facts, **it.tags(), **pipe.tags(settings)}
             data = png_bytes(image, tags)
             path = out_dir / it.file
             atomic_write_bytes(path, data)

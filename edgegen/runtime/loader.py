@@ -56,6 +56,59 @@ def onnx_runner(folder: Path, manifest: ExportManifest, component: Component, pr
     raise UsageError(f"backend {config.backend.value} does not run ONNX artifacts")
 
 
+def _gan_info(config, card: dict) -> PipelineInfo:
+    from edgegen.conditions import FINDINGS_TEMPLATE, Conditioning
+
+    vocab = Conditioning.from_dict(card.get("conditioning"), (), FINDINGS_TEMPLATE)
+    plain = json.loads(config.to_json())
+    return PipelineInfo(1, 0, 0, tuple(vocab.class_names), vocab.template, vocab.to_dict(), "gan", plain)
+
+
+def open_pipeline(
+    config: RunConfig,
+    scheduler: SchedulerName,
+    *,
+    model: str | None = None,
+    artifacts: Path | None = None,
+    low_memory: bool = False,
+    trust_pickle: bool = False,
+):
+    """(pipeline, provenance facts) for a diffusion model or a GAN, on any backend. Both
+    pipelines answer `generate(items, settings)`, `tags(settings)`, `info` and `release()`."""
+    from edgegen.runtime.gan_pipeline import GanPipeline
+
+    if config.backend is Backend.TORCH:
+        if model is None:
+            raise UsageError("--backend torch needs --model (a preset, 'default', 'gan' or a model folder)")
+        from edgegen.models.source import resolve_model
+
+        source = resolve_model(model, trust_pickle=trust_pickle)
+        if source.family == "gan":
+            from edgegen.export.components import EXPORTS
+            from edgegen.runtime.backends.torch_backend import TorchRunner
+
+            generator, card = source.load_pipeline()
+            half = config.device.startswith("cuda") and config.precisions.get(Component.GENERATOR) is Precision.FP16
+            runner = TorchRunner(EXPORTS[Component.GENERATOR](generator), config.device, half, config.threads, config.torch_compile)
+            facts = {"model": source.name, "model_sha256": source.fingerprint(), "family": "gan", "precisions": {"generator": "fp16" if half else "fp32"}}
+            return GanPipeline(runner, generator.config, _gan_info(generator.config, card)), facts
+        return open_sd_pipeline(config, scheduler, model=model, low_memory=low_memory, trust_pickle=trust_pickle)
+    if artifacts is None:
+        raise UsageError(f"--backend {config.backend.value} needs --artifacts (an `edgegen export` folder)")
+    folder = Path(artifacts)
+    manifest = load_manifest(folder / "manifest.json")
+    if manifest.model_kind == "gan":
+        from edgegen.gan.config import GanConfig
+
+        gan_config = GanConfig(**{**manifest.pipeline["gan"], "populations": tuple(manifest.pipeline["gan"]["populations"]), "findings": tuple(manifest.pipeline["gan"]["findings"])})
+        precision = config.precisions.get(Component.GENERATOR, Precision.FP32)
+        runner = onnx_runner(folder, manifest, Component.GENERATOR, precision, config)
+        info = PipelineInfo(**{**manifest.pipeline, "class_names": tuple(manifest.pipeline.get("class_names", ()))})
+        facts = {"model": manifest.model, "model_sha256": manifest.source_sha256, "family": "gan", "precisions": {"generator": precision.value}}
+        return GanPipeline(runner, gan_config, info), facts
+    return open_sd_pipeline(config, scheduler, artifacts=folder, low_memory=low_memory)
+
+
 def open_sd_pipeline(
     config: RunConfig,
     scheduler: SchedulerName,

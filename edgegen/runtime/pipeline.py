@@ -27,6 +27,8 @@ class PipelineInfo:
     class_names: tuple[str, ...] = ()
     prompt_template: str = ""
     conditioning: dict | None = None  # edgegen.conditions.Conditioning.to_dict() of the training card
+    family: str = "sd"  # "sd" | "gan"
+    gan: dict | None = None  # the GanConfig of a GAN export
 
     def vocabulary(self):
         from edgegen.conditions import Conditioning
@@ -40,6 +42,7 @@ class Timings:
     unet_steps_s: list[float] = field(default_factory=list)
     vae_decoder_s: float = 0.0
     total_s: float = 0.0
+    generator_s: float = 0.0  # GAN: the one forward pass
 
 
 @dataclass
@@ -66,6 +69,8 @@ def _check_finite(array, component: Component, step: int | None = None) -> None:
 
 
 class Text2ImagePipeline:
+    family = "sd"
+
     def __init__(self, runners: dict[Component, Runner], tokenizer, scheduler, info: PipelineInfo, low_memory: bool = False) -> None:
         self.runners, self.tokenizer, self.scheduler, self.info, self.low_memory = runners, tokenizer, scheduler, info, low_memory
         self._emb_cache: dict[str, np.ndarray] = {}
@@ -144,6 +149,14 @@ class Text2ImagePipeline:
         self._release_if_low_memory(Component.VAE_DECODER)
         timings.total_s = time.perf_counter() - start
         return Generated(to_uint8(images), timings)
+
+    def generate(self, items, settings) -> Generated:
+        """Planned images (edgegen.runtime.generate.PlannedImage) under GenerateSettings."""
+        return self([it.prompt for it in items], [it.seed for it in items], settings.steps, settings.guidance_scale, settings.size, settings.negative_prompt, settings.tiled_decode)
+
+    def tags(self, settings) -> dict:
+        """What the settings mean for this family, for provenance tags and manifests."""
+        return {"steps": settings.steps, "guidance_scale": settings.guidance_scale, "scheduler": settings.scheduler, "size": settings.size}
 
     def _decode_tiled(self, latent: np.ndarray) -> np.ndarray:
         from edgegen.runtime.tiling import decode_tiled
