@@ -159,12 +159,13 @@ def train_gan(
                 p_ema.lerp_(p, 1.0 - beta)
             for b_ema, buf in zip(G_ema.buffers(), G.buffers(), strict=True):
                 b_ema.copy_(buf)
-        window.append((loss_d.item(), loss_g.item()))
+        last = (loss_d.item(), loss_g.item())
+        window.append(last)
         if step % 100 == 0:
             log.append({"step": step, "loss_d": round(float(np.mean([w[0] for w in window])), 4), "loss_g": round(float(np.mean([w[1] for w in window])), 4)})
             window.clear()
         if progress is not None:
-            progress(step, config.steps, f"D {window[-1][0]:.3f} G {window[-1][1]:.3f}")
+            progress(step, config.steps, f"D {last[0]:.3f} G {last[1]:.3f}")
         if step % config.checkpoint_every == 0 and step < config.steps:
             state = {"G": G.state_dict(), "D": D.state_dict(), "G_ema": G_ema.state_dict(), "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(), "gen": gen.get_state()}
             save_checkpoint(ckpt, step, fingerprint, state)
