@@ -41,10 +41,16 @@ def hardware_usd_per_month(e: EdgeInputs) -> float:
     return e.hardware_usd / (e.lifetime_years * MONTHS_PER_YEAR)
 
 
+def boxes_needed(e: EdgeInputs, images_per_month: float) -> int:
+    """Boxes needed to make `images_per_month` (each at full utilisation): a slow leg that cannot
+    keep up needs more hardware, so it costs more per image at volume."""
+    return max(1, math.ceil(images_per_month / images_per_month_capacity(e) - 1e-9))
+
+
 def idle_usd_per_month(e: EdgeInputs, images_per_month: float) -> float:
-    """Energy of the hours the box is on but not generating (it is assumed always on)."""
+    """Energy of the hours the boxes are on but not generating (they are assumed always on)."""
     busy = images_per_month * e.seconds_per_image
-    idle_seconds = max(0.0, SECONDS_PER_YEAR / MONTHS_PER_YEAR - busy)
+    idle_seconds = max(0.0, boxes_needed(e, images_per_month) * SECONDS_PER_YEAR / MONTHS_PER_YEAR - busy)
     return e.idle_watts * idle_seconds / 3.6e6 * e.usd_per_kwh
 
 
@@ -55,7 +61,7 @@ def edge_usd_per_image_at_utilization(e: EdgeInputs) -> float:
 
 
 def edge_usd_per_month(e: EdgeInputs, images_per_month: float) -> float:
-    return hardware_usd_per_month(e) + images_per_month * energy_usd_per_image(e) + idle_usd_per_month(e, images_per_month)
+    return boxes_needed(e, images_per_month) * hardware_usd_per_month(e) + images_per_month * energy_usd_per_image(e) + idle_usd_per_month(e, images_per_month)
 
 
 def edge_usd_per_image_at_volume(e: EdgeInputs, images_per_month: float) -> float:
@@ -108,3 +114,30 @@ def compare(e: EdgeInputs, cloud_model: str, cloud_usd_per_image: float, images_
         break_even_images_per_month=break_even_images_per_month(e, cloud_usd_per_image),
         energy_source="measured" if e.energy_measured else "profile estimate",
     )
+
+
+@dataclass(frozen=True)
+class CloudOption:
+    model: str
+    size: str  # "WxH" as the API takes it
+    quality: str
+    usd_per_image: float
+
+    @property
+    def side(self) -> int:
+        w, h = (int(v) for v in self.size.split("x"))
+        return max(w, h)
+
+
+def nearest_cloud_options(edge_side: int, options: list[CloudOption]) -> list[tuple[CloudOption, str | None]]:
+    """Per cloud model, its options at the size nearest the edge image side (square sizes
+    first), each with a mismatch note, or None when the sides match (like for like)."""
+    out = []
+    for model in dict.fromkeys(o.model for o in options):
+        mine = [o for o in options if o.model == model]
+        square = [o for o in mine if o.size.split("x")[0] == o.size.split("x")[1]] or mine
+        best = min({o.side for o in square}, key=lambda side: (abs(side - edge_side), side))
+        for o in (o for o in square if o.side == best):
+            note = None if o.side == edge_side else f"not like for like: edge {edge_side} px vs cloud {o.size}"
+            out.append((o, note))
+    return out

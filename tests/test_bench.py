@@ -1,114 +1,214 @@
-"""`edgegen bench` end to end on a tiny saved model (few legs, few images), plus its pure parts."""
+"""`edgegen bench`: interleaved legs end to end on tiny models, and its pure parts (round order,
+ratio intervals on samples with known answers, cost pairing, meter labels, cloud legs against a
+loopback images API). Tests never assert timings."""
 
 from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
-from edgegen.benchmark.legs import plan_legs
+from edgegen.benchmark.legs import plan_legs, select_legs, all_legs
 from edgegen.benchmark.memory import PeakRssSampler, vm_hwm_bytes
-from edgegen.benchmark.power import integrate, parse_tegrastats_watts
+from edgegen.benchmark.power import RaplMeter, integrate, parse_tegrastats_watts, rapl_readable
 from edgegen.benchmark.results import load_results
-from edgegen.benchmark.run import BenchConfig, run_bench
-from edgegen.benchmark.stats import summarize
-from edgegen.errors import ArtifactError
+from edgegen.benchmark.stats import paired_speedup, round_order, summarize
+from edgegen.errors import ArtifactError, UsageError
 from edgegen.types import Backend
 
 from .conftest import FIXTURES
 
-pytestmark = pytest.mark.slow  # ~2-4 min on 2 cores; kept in CI
-
-LEGS = ("sd/torch/fp32", "sd/ort-cpu/fp32", "sd/ort-cpu/int8", "sd/optimum-ort/fp32", "sd/trt/fp16", "classifier/torch/fp32", "classifier/ort-cpu/int8")
+LEGS = ("sd/torch/fp32", "sd/ort-cpu/fp32", "sd/ort-cpu/int8", "sd/trt/fp16", "gan/torch/fp32", "gan/ort-cpu/fp32", "classifier/torch/fp32", "classifier/ort-cpu/int8")
 
 
 @pytest.fixture(scope="module")
 def bench(tmp_path_factory, tiny_pipeline):
+    from edgegen.benchmark.run import BenchConfig, run_bench
+    from edgegen.data.load import load_dataset
+    from edgegen.gan.train import GanTrainConfig, train_gan
+
     root = tmp_path_factory.mktemp("bench")
     model = root / "tiny-model"
     tiny_pipeline.save_pretrained(model)
-    config = BenchConfig(out=root / "run", model=str(model), profile="cpu-x86", legs=LEGS, steps=3, quality_per_class=3, warm_runs=2, batch_sizes=(1, 2), export_root=root / "export")
+    gan = root / "tiny-gan"
+    train_gan(load_dataset("cxr-128", "val", 32), GanTrainConfig(preset="gan-tiny", steps=2, batch_size=4), gan)
+    config = BenchConfig(
+        out=root / "run", model=str(model), gan_model=str(gan), profile="cpu-x86", legs=LEGS, steps=2, size=64, quality_per_class=8,
+        rounds=3, calls_per_round=1, batch_sizes=(1, 2), gan_batch_sizes=(1, 8), export_root=root / "export",
+    )
     return run_bench(config)
 
 
+@pytest.mark.slow
 def test_every_requested_leg_ran_or_says_why_not(bench):
     r = bench.results
     status = {leg.name: leg.status for leg in r.legs}
     assert status == {**{n: "ok" for n in LEGS}, "sd/trt/fp16": "skipped"}
     assert "tensorrt" in r.leg("sd/trt/fp16").error
-    torch_leg = r.leg("sd/torch/fp32")
-    s = torch_leg.summary
-    assert s["cold_start_s"] > s["e2e"]["median"] > 0 and s["e2e"]["n"] == 2
-    assert s["unet_step"]["n"] == 2 * 3 and s["text_encoder"]["median"] > 0 and s["vae_decoder"]["median"] > 0
+    s = r.leg("sd/torch/fp32").summary
+    assert s["cold_start_s"] > 0 and s["latency"]["n"] == 3 and s["latency"]["p90"] is None  # 3 samples: no p90
+    assert s["components"]["unet_steps_s"]["n"] == 3 * 2 and s["components"]["text_encoder_s"]["median"] > 0
     assert set(s["images_per_s"]) == {"1", "2"} and s["peak_rss_mb"] > 100
-    assert s["energy"]["method"] in ("estimate", "rapl", "nvml", "tegrastats")
-    assert r.leg("sd/optimum-ort/fp32").summary["e2e"]["median"] > 0
+    assert s["energy"]["method"] in ("estimate", "rapl", "nvml", "tegrastats") and s["energy"]["covers"]
+    g = r.leg("gan/ort-cpu/fp32").summary
+    assert set(g["images_per_s"]) == {"1", "8"} and g["components"]["generator_s"]["n"] == 3 * 4
+    raw = r.leg("sd/ort-cpu/fp32").raw["rounds"]["1"]
+    assert len(raw) == 3 and all(len(x) == 1 for x in raw)  # one list of samples per round
 
 
-def test_quality_cost_and_compute_are_filled(bench):
+@pytest.mark.slow
+def test_ratios_quality_and_cost_are_filled(bench):
     r = bench.results
-    ref = r.leg("sd/torch/fp32").quality
-    assert ref["ssim_vs_reference"] == pytest.approx(1.0)
-    ort = r.leg("sd/ort-cpu/fp32").quality
-    assert ort["psnr_vs_reference_db"] >= 40  # ORT FP32 reproduces torch for the same seeds
-    assert set(ort["fid"]) == {"normal", "pneumonia"} and ort["label_fidelity"]["n_per_class"] == 3
-    assert "penultimate" in ort["feature_extractor"]
-    assert r.compute["unet_flops_per_call"] > 0 and r.leg("sd/ort-cpu/int8").summary["achieved_gflops"] > 0
-    cost = r.leg("sd/ort-cpu/int8").cost
-    assert cost["edge_usd_per_image"] > 0 and set(cost["vs_cloud"]) == {"dall-e-3", "gpt-image-1"}
     h = r.headline
-    assert h["ort_fp32_vs_torch_e2e_speedup"] > 0 and h["int8_vs_fp32_unet_step_speedup"] > 0
-    assert h["classifier_int8_vs_torch_throughput"] > 0 and h["edgegen_ort_vs_optimum_ort_speedup"] > 0
+    ratio = h["sd_ort_fp32_vs_torch_latency"]
+    assert ratio["rounds"] == 3 and ratio["low"] <= ratio["value"] <= ratio["high"] and ratio["verdict"]
+    assert h["gan_vs_diffusion_images_per_s"]["value"] > 0 and h["classifier_best_vs_torch_throughput"]["leg"] == "classifier/ort-cpu/int8"
+    gq = r.leg("gan/ort-cpu/fp32").quality
+    cond = gq["conditions"]["normal"]
+    assert cond["n"] == 8 and cond["kid_floor"]["low"] <= cond["kid_floor"]["value"] <= cond["kid_floor"]["high"]
+    assert 0.0 <= cond["detectability"]["value"] <= 1.0 and "cxr-features" in gq["features"]
+    assert gq["psnr_vs_reference_db"] > 40  # ORT FP32 reproduces the torch GAN for the same seeds
+    floor = r.leg("gan/torch/fp32").quality["conditions"]["normal"]["kid_floor"]
+    assert floor == cond["kid_floor"]  # one real floor for every leg
+    cost = r.leg("gan/ort-cpu/fp32").cost
+    assert cost["edge_usd_per_image_full_utilization"] < r.leg("sd/torch/fp32").cost["edge_usd_per_image_full_utilization"]  # faster → cheaper
+    notes = {(v["model"], v["size"]): v["note"] for v in cost["vs_cloud"]}
+    assert ("dall-e-2", "256x256") in notes and "edge 64 px vs cloud 256x256" in notes[("dall-e-2", "256x256")]
+    assert r.compute["unet_flops_per_call"] > 0 and r.leg("sd/ort-cpu/int8").summary["achieved_gflops"] > 0
 
 
+@pytest.mark.slow
 def test_results_json_and_reports(bench, run_cli, tmp_path):
     files = bench.files
     raw = json.loads(files["results"].read_text())
-    assert raw["schema_version"] == 1 and raw["model"]["sha256"] and raw["software"]["torch"]
-    assert len(raw["legs"][0]["raw"]["e2e_s"]) == 2  # every raw sample is kept
+    assert raw["schema_version"] == 2 and raw["model"]["sha256"] and raw["software"]["torch"]
     md = files["markdown"].read_text()
-    assert "## Headline" in md and "sd/ort-cpu/int8" in md and "![latency.png](latency.png)" in md
+    assert "## Headline" in md and "over 3 rounds" in md and "![latency.png](latency.png)" in md and "grid_gan_ort-cpu_fp32.png" in md
     html = files["html"].read_text()
     assert "<table>" in html and "data:image/png;base64," in html
     code, _, _ = run_cli("report", str(files["results"]), "--out", str(tmp_path))
-    assert code == 0 and (tmp_path / "report.html").is_file() and (tmp_path / "cost_vs_volume.png").stat().st_size > 1000
-    loaded = load_results(files["results"])
-    assert loaded.leg("sd/ort-cpu/int8").status == "ok"
+    assert code == 0 and (tmp_path / "report.html").is_file() and (tmp_path / "quality_vs_speed.png").stat().st_size > 1000
+    assert load_results(files["results"]).leg("sd/ort-cpu/int8").status == "ok"
     (tmp_path / "bad.json").write_text("{}")
     with pytest.raises(ArtifactError, match="results schema"):
         load_results(tmp_path / "bad.json")
 
 
-def test_failed_leg_is_reported_and_the_exit_code_says_so(run_cli, tmp_path, tiny_export):
-    folder = tiny_export[1].folder
-    # An export folder whose INT8 UNet was tampered with: that leg fails, the others complete.
+def test_a_failing_leg_is_recorded_and_the_others_go_on(tmp_path, tiny_export):
     import shutil
 
-    export_root = tmp_path / "export"
-    shutil.copytree(folder.parent.parent, export_root)
-    broken = export_root / folder.parent.name / folder.name / "unet.int8.onnx"
-    broken.write_bytes(b"corrupt")
     from edgegen.benchmark.legs import GenSettings, LegSpec
-    from edgegen.benchmark.run import _run_leg
+    from edgegen.benchmark.orchestrator import run_legs
 
-    gen = GenSettings(steps=2, guidance_scale=3.0, scheduler="dpm++", size=64, class_names=("normal", "pneumonia"), prompt_template="x {class}", warm_runs=1, batch_sizes=(1,), quality_per_class=1)
-    leg = LegSpec("sd/ort-cpu/int8", "sd", Backend.ORT_CPU, {"text_encoder": "fp32", "unet": "int8", "vae_decoder": "fp32"}, "tiny", str(broken.parent))
-    out = _run_leg(leg, gen, tmp_path / "run", 30.0, 300)
-    assert out["status"] == "failed" and "does not match its recorded sha256" in out["error"]
+    folder = tiny_export[1].folder
+    copy = tmp_path / "export"
+    shutil.copytree(folder, copy)
+    (copy / "unet.int8.onnx").write_bytes(b"corrupt")
+    gen = GenSettings(steps=1, guidance_scale=3.0, scheduler="dpm++", size=64, conditions=({"name": "normal"},), prompt_template="x {class}", batch_sizes=(1,), rounds=2, calls_per_round=1)
+    p = {"text_encoder": "fp32", "vae_decoder": "fp32"}
+    legs = [LegSpec("sd/ort-cpu/int8", "sd", Backend.ORT_CPU, {**p, "unet": "int8"}, "tiny", str(copy)), LegSpec("sd/ort-cpu/fp32", "sd", Backend.ORT_CPU, {**p, "unet": "fp32"}, "tiny", str(copy))]
+    runs = run_legs(legs, gen, tmp_path / "run", 30.0, 300, quality=False)
+    assert runs[0].status == "failed" and "does not match its recorded sha256" in runs[0].error
+    assert runs[1].status == "ok" and len(runs[1].rounds["1"]) == 2
 
 
-def test_pure_parts():
-    s = summarize([1.0, 2.0, 3.0, 4.0, 100.0])
-    assert s.median == 3.0 and s.max == 100.0 and s.p99 > s.p90 > s.median
+def test_rounds_rotate_so_no_leg_always_goes_first():
+    legs = ["a", "b", "c"]
+    orders = [round_order(legs, k) for k in range(3)]
+    assert orders == [["a", "b", "c"], ["b", "c", "a"], ["c", "a", "b"]]
+    assert {o[0] for o in orders} == set(legs)
+
+
+def test_paired_ratio_interval_on_samples_with_known_answers():
+    rng = np.random.default_rng(0)
+    drift = rng.uniform(0.5, 2.0, 20)  # the machine's speed changes from round to round
+    slow = [[2.0 * d * rng.uniform(0.97, 1.03)] for d in drift]
+    fast = [[1.0 * d * rng.uniform(0.97, 1.03)] for d in drift]
+    ci = paired_speedup(slow, fast)
+    assert ci.low <= 2.0 <= ci.high and ci.faster and ci.verdict == "faster"
+    assert ci.high / ci.low < 1.1  # pairing by round cancels the 4× drift
+    # Equal legs: per-round ratios scattered symmetrically (in log) around 1.
+    wobble = np.repeat(rng.uniform(1.0, 1.15, 10), 2) ** np.tile([1, -1], 10)
+    same = paired_speedup([[d * w] for d, w in zip(drift, wobble, strict=True)], [[d] for d in drift])
+    assert same.value == pytest.approx(1.0) and same.low < 1.0 < same.high and same.verdict == "no difference shown"
+    assert paired_speedup([], []) is None
+
+
+def test_summaries_withhold_percentiles_from_small_samples():
+    assert summarize([1.0, 2.0, 3.0]).p90 is None
+    s = summarize(list(np.linspace(1, 2, 12)))
+    assert s.p90 is not None and s.p99 is None and 0 < s.cv < 1
     assert summarize([]) is None
-    assert integrate([(0.0, 10.0), (1.0, 20.0), (3.0, 20.0)]) == pytest.approx(15 + 40)
-    line = (FIXTURES / "tegrastats_orin.txt").read_text().splitlines()[0]
-    assert parse_tegrastats_watts(line) == pytest.approx(7.353)
-    assert parse_tegrastats_watts("RAM 1/2MB") is None
-    usable = {b: None for b in Backend} | {Backend.TENSORRT: "tensorrt not installed"}
-    legs = plan_legs(usable, "/a", None, "default", None, {"sd/ort-cpu/*", "sd/trt/fp16", "sd/optimum-ort/fp32"})
+
+
+def test_unknown_legs_are_an_error_not_an_empty_run():
+    usable = {b: None for b in Backend}
+    with pytest.raises(UsageError, match="unknown leg\\(s\\) nope"):
+        plan_legs(usable, "/a", None, "default", None, {"nope"})
+    legs = plan_legs(usable | {Backend.TENSORRT: "tensorrt not installed"}, "/a", None, "default", None, {"sd/ort-cpu/*", "sd/trt/fp16", "sd/optimum-ort/fp32"})
     names = {leg.name: leg.skip_reason for leg in legs}
-    assert names == {"sd/ort-cpu/fp32": None, "sd/ort-cpu/fp16": None, "sd/ort-cpu/int8": None, "sd/trt/fp16": "tensorrt not installed", "sd/optimum-ort/fp32": "optimum export unavailable"}
+    assert names["sd/trt/fp16"] == "tensorrt not installed" and names["sd/ort-cpu/fp16"] is None
+    assert "optimum export unavailable" in names["sd/optimum-ort/fp32"]
+    default = {leg.name for leg in select_legs(all_legs("/a", "/g", None, "default", "gan", None), None)}
+    assert "sd/torch-compile/fp32" not in default and "sd/ort-cpu/fp16" not in default and "gan/openvino/int8" in default
+
+
+def test_cost_pairs_each_leg_with_the_nearest_cloud_size():
+    from edgegen.cost import CloudOption, EdgeInputs, edge_usd_per_image_at_volume, nearest_cloud_options
+
+    opts = [CloudOption("dall-e-2", s, "standard", p) for s, p in (("256x256", 0.016), ("512x512", 0.018), ("1024x1024", 0.02))]
+    opts += [CloudOption("dall-e-3", "1024x1024", "standard", 0.04), CloudOption("dall-e-3", "1792x1024", "standard", 0.08)]
+    paired = {(o.model, o.size): note for o, note in nearest_cloud_options(512, opts)}
+    assert paired == {("dall-e-2", "512x512"): None, ("dall-e-3", "1024x1024"): "not like for like: edge 512 px vs cloud 1024x1024"}
+    box = dict(hardware_usd=1200.0, lifetime_years=5.0, utilization=0.5, load_watts=100.0, idle_watts=0.0, usd_per_kwh=0.15)
+    fast, slow = EdgeInputs(**box, seconds_per_image=0.1), EdgeInputs(**box, seconds_per_image=1000.0)
+    # 10,000 images/month: one box makes them at 0.1 s; at 1000 s each a box makes 2,630 a month → 4 boxes
+    assert edge_usd_per_image_at_volume(slow, 10_000) == pytest.approx((4 * 20 + 10_000 * 100 * 1000 / 3.6e6 * 0.15) / 10_000)
+    assert edge_usd_per_image_at_volume(fast, 10_000) < edge_usd_per_image_at_volume(slow, 10_000)
+
+
+def test_energy_meters_say_what_they_cover(tmp_path):
+    from edgegen.benchmark.summary import METER_COVERS
+
+    # A fake RAPL tree: one package zone counting microjoules, wrapping at max_energy_range_uj.
+    zone = tmp_path / "intel-rapl:0"
+    zone.mkdir()
+    (zone / "energy_uj").write_text("999000000\n")
+    (zone / "max_energy_range_uj").write_text("1000000000\n")
+    assert rapl_readable(tmp_path)
+    meter = RaplMeter(tmp_path)
+    meter.start()
+    (zone / "energy_uj").write_text("4000000\n")  # wrapped: 1,000,000 + 4,000,000 µJ = 5 J
+    assert meter.stop().joules == pytest.approx(5.0)
+    assert "CPU package only" in METER_COVERS["rapl"] and "GPU board only" in METER_COVERS["nvml"] and "whole Jetson module" in METER_COVERS["tegrastats"]
+    line = (FIXTURES / "tegrastats_orin.txt").read_text().splitlines()[0]
+    assert parse_tegrastats_watts(line) == pytest.approx(7.353) and parse_tegrastats_watts("RAM 1/2MB") is None
+    assert integrate([(0.0, 10.0), (1.0, 20.0), (3.0, 20.0)]) == pytest.approx(15 + 40)
+
+
+def test_cloud_leg_measures_latency_price_and_images(tmp_path, monkeypatch):
+    from edgegen.benchmark.cloud_legs import CloudLegConfig, run_cloud_leg
+    from edgegen.cloud.prices import load_prices
+
+    from .openai_server import FakeImagesAPI
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-bench")
+    conds = ({"name": "normal", "population": "pediatric", "findings": ["no_finding"]}, {"name": "pneumonia", "population": "pediatric", "findings": ["pneumonia"]})
+    with FakeImagesAPI() as api:
+        raw = run_cloud_leg("dall-e-2", CloudLegConfig(("dall-e-2",), 2, 1.0, api.base_url), conds, "a chest X-ray, frontal view, {population}, {findings}", 64, tmp_path, load_prices())
+        prompts = [b["prompt"] for b in api.requests]
+        sizes = {b["size"] for b in api.requests}
+    assert raw["status"] == "ok" and raw["generated"] == 4 and raw["size"] == "256x256" and sizes == {"256x256"}
+    assert raw["latency_p50_s"] > 0 and raw["latency_p90_s"] >= raw["latency_p50_s"] and raw["usd_per_image"] == pytest.approx(0.016)
+    assert "a chest X-ray, frontal view, pediatric, pneumonia" in prompts
+    data = np.load(raw["quality_file"])
+    assert data["images"].shape == (4, 64, 64)
+    monkeypatch.delenv("OPENAI_API_KEY")
+    assert "no OpenAI API key" in run_cloud_leg("dall-e-3", CloudLegConfig(("dall-e-3",)), conds, "{class}", 64, tmp_path / "x", load_prices())["error"]
+
+
+def test_peak_rss_sampler():
     with PeakRssSampler() as rss:
         blob = bytearray(50 * 2**20)
     assert rss.peak_mb >= 50 and vm_hwm_bytes() > 0 and len(blob)

@@ -1,52 +1,83 @@
-"""Render bench results as Markdown and a self-contained HTML page with matplotlib plots.
+"""Render bench results as Markdown and a self-contained HTML page with plots and image grids.
 `edgegen report results.json` calls this again on a saved run."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from edgegen.benchmark.results import BenchResults
-from edgegen.reporting import fig_png, fmt, md_table, write_report
+import numpy as np
 
+from edgegen.benchmark.results import BenchResults, LegResult
+from edgegen.reporting import fig_png, fmt, image_grid, md_table, png_bytes, pyplot, write_report
 
 _f = fmt
 
 
-def _med(summary: dict, key: str):
-    v = summary.get(key)
-    return v.get("median") if isinstance(v, dict) else None
+def _ci(d: dict | None, spec: str = "{:.2f}", unit: str = "") -> str:
+    if not d:
+        return "–"
+    return f"{spec.format(d['value'])}{unit} [{spec.format(d['low'])}, {spec.format(d['high'])}]"
 
 
-def sd_rows(results: BenchResults) -> list[list[str]]:
+def _ratio(d: dict | None) -> str:
+    if not d or "value" not in d:
+        return "not measured"
+    return f"**{d['value']:.2f}×** [{d['low']:.2f}, {d['high']:.2f}] over {d['rounds']} rounds: {d['verdict']}"
+
+
+def _lat(s: dict) -> str:
+    lat = s.get("latency") or {}
+    if not lat:
+        return "–"
+    p90 = f", p90 {lat['p90']:.3f}" if lat.get("p90") is not None else ""
+    return f"{lat['median']:.3f} (n={lat['n']}, CV {lat['cv']:.0%}{p90})"
+
+
+def _comp(s: dict, key: str) -> str:
+    c = (s.get("components") or {}).get(key) or {}
+    return _f(c.get("median"), "{:.4f}")
+
+
+def _quality_cell(q: dict | None, key: str, spec: str) -> str:
+    if not q:
+        return "–"
+    if q.get("note"):
+        return q["note"]
+    cells = []
+    for name, c in (q.get("conditions") or {}).items():
+        if c.get("skipped") or not c.get(key):
+            continue
+        cells.append(f"{name}: {spec.format(c[key]['value'])} (floor {spec.format(c[key + '_floor']['value'])})")
+    return "; ".join(cells) or "–"
+
+
+def gen_rows(results: BenchResults) -> list[list[str]]:
     rows = []
     for r in results.legs:
-        if r.kind == "classifier":
+        if r.kind not in ("sd", "gan", "optimum"):
             continue
         if r.status != "ok":
-            rows.append([r.name, r.status, r.error or "", *[""] * 13])
+            rows.append([r.name, r.status, r.error or "", *[""] * 11])
             continue
         s, q, c = r.summary, r.quality or {}, r.cost or {}
-        e2e = s.get("e2e") or {}
         energy = s.get("energy") or {}
-        fid = q.get("fid") or {}
-        fidelity = (q.get("label_fidelity") or {}).get("per_class") or {}
         rows.append([
-            r.name, "ok", _f(s.get("cold_start_s"), "{:.2f}"),
-            f"{_f(e2e.get('median'), '{:.3f}')} / {_f(e2e.get('p90'), '{:.3f}')} / {_f(e2e.get('p99'), '{:.3f}')}",
-            _f(_med(s, "text_encoder"), "{:.4f}"), _f(_med(s, "unet_step"), "{:.4f}"), _f(_med(s, "vae_decoder"), "{:.4f}"),
+            r.name, "ok", _f(s.get("cold_start_s"), "{:.2f}"), _lat(s),
+            (f"TE {_comp(s, 'text_encoder_s')} / UNet {_comp(s, 'unet_steps_s')} / VAE {_comp(s, 'vae_decoder_s')}" if r.kind == "sd" else f"G {_comp(s, 'generator_s')}" if r.kind == "gan" else "–"),
             " / ".join(f"{_f(v, '{:.2f}')}@{b}" for b, v in (s.get("images_per_s") or {}).items()),
             _f(s.get("peak_rss_mb"), "{:.0f}"),
             f"{_f(energy.get('joules_per_image'), '{:.2f}')} ({energy.get('method', '?')})",
             _f(s.get("achieved_gflops"), "{:.1f}"),
-            _f(q.get("ssim_vs_reference"), "{:.4f}"), _f(q.get("psnr_vs_reference_db"), "{:.1f}"),
-            " / ".join(f"{k}:{_f(v, '{:.1f}')}" for k, v in fid.items()),
-            " / ".join(f"{k}:{_f(v, '{:.0%}')}" for k, v in fidelity.items()),
-            _f(c.get("edge_usd_per_image"), "${:.5f}"),
+            _quality_cell(q, "kid", "{:.4f}"),
+            _quality_cell(q, "detectability", "{:.2f}"),
+            f"{_f(q.get('ssim_vs_reference'), '{:.3f}')} / {_f(q.get('psnr_vs_reference_db'), '{:.1f}')}",
+            _f(c.get("edge_usd_per_image_at_volume"), "${:.5f}"),
+            _f(c.get("edge_usd_per_image_full_utilization"), "${:.6f}"),
         ])
     return rows
 
 
-SD_HEADER = ["leg", "status", "cold start s", "e2e s median / p90 / p99", "text enc s", "UNet step s", "VAE dec s", "images/s @ batch", "peak RSS MB", "energy J/img", "GFLOP/s", "SSIM vs torch", "PSNR dB", "FID", "label fidelity", "$/image"]
+GEN_HEADER = ["leg", "status", "cold start s", "latency s/image (batch 1)", "components s (median)", "images/s @ batch", "peak RSS MB", "energy J/img", "GFLOP/s (UNet)", "KID per class (floor)", "detectability AUROC (floor)", "SSIM / PSNR vs torch FP32", "$/img at volume", "$/img full use"]
 
 
 def classifier_rows(results: BenchResults) -> list[list[str]]:
@@ -55,116 +86,160 @@ def classifier_rows(results: BenchResults) -> list[list[str]]:
         if r.kind != "classifier":
             continue
         if r.status != "ok":
-            rows.append([r.name, r.status, r.error or "", "", "", "", ""])
+            rows.append([r.name, r.status, r.error or "", "", "", ""])
             continue
         s = r.summary
         m = s.get("metrics") or {}
-        rows.append([r.name, "ok", _f((s.get("images_per_s") or {}).get("64"), "{:.0f}"), _f(m.get("accuracy"), "{:.4f}"), _f(m.get("f1_macro"), "{:.4f}"), _f(m.get("auroc"), "{:.4f}"), _f(s.get("peak_rss_mb"), "{:.0f}")])
+        batch = s.get("batch") or {}
+        acc = m.get("accuracy") or m.get("macro_auroc")
+        rows.append([r.name, "ok", f"{_f(next(iter((s.get('images_per_s') or {}).values()), None), '{:.0f}')} (CV {_f(batch.get('cv'), '{:.0%}')}, n={batch.get('n', 0)})", _ci(acc, "{:.3f}"), _ci(m.get("auroc"), "{:.3f}"), _f(s.get("peak_rss_mb"), "{:.0f}")])
     return rows
 
 
-CLF_HEADER = ["leg", "status", "images/s (batch 64)", "accuracy", "macro F1", "AUROC", "peak RSS MB"]
+CLF_HEADER = ["leg", "status", "images/s (batch 64)", "accuracy [95% CI]", "AUROC [95% CI]", "peak RSS MB"]
 
 
-_md_table = md_table
+def cost_rows(results: BenchResults) -> list[list[str]]:
+    rows = []
+    for r in results.legs:
+        c = r.cost or {}
+        for v in c.get("vs_cloud", []):
+            rows.append([r.name, _f(c["seconds_per_image"], "{:.4f}"), _f(c["edge_usd_per_image_at_volume"], "${:.6f}"), _f(c["edge_usd_per_image_full_utilization"], "${:.7f}"), f"{v['model']} {v['size']} {v['quality']}", _f(v["cloud_usd_per_image"], "${:.3f}"), _f(v.get("break_even_images_per_month"), "{:.0f}", "never"), v.get("note") or "like for like"])
+    return rows
+
+
+COST_HEADER = ["leg", "s/image (best batch)", "edge $/img at volume", "edge $/img at full use", "cloud option (nearest size)", "cloud $/img", "break-even img/month", "size match"]
 
 
 def _headline_lines(results: BenchResults) -> list[str]:
     h = results.headline
-    return [
-        f"- ORT FP32 vs torch eager, end-to-end: **{_f(h.get('ort_fp32_vs_torch_e2e_speedup'), '{:.2f}×')}**",
-        f"- UNet INT8 vs FP32 (ORT CPU, per step): **{_f(h.get('int8_vs_fp32_unet_step_speedup'), '{:.2f}×')}**, label fidelity change {_f(h.get('int8_label_fidelity_change_pts'), '{:+.1f}')} pts",
-        f"- Classifier ORT INT8 vs torch throughput: **{_f(h.get('classifier_int8_vs_torch_throughput'), '{:.2f}×')}**, accuracy change {_f(h.get('classifier_int8_accuracy_change_pts'), '{:+.2f}')} pts",
-        f"- edgegen ORT vs optimum ORT pipeline (same ONNX model family, same settings): **{_f(h.get('edgegen_ort_vs_optimum_ort_speedup'), '{:.2f}×')}**",
-        f"- Fastest CPU leg: **{h.get('fastest_cpu_leg')}**, {_f(h.get('fastest_cpu_leg_vs_torch_e2e_speedup'), '{:.2f}×')} torch eager end-to-end; "
-        f"OpenVINO INT8 {_f(h.get('openvino_int8_vs_torch_e2e_speedup'), '{:.2f}×')}, torch.compile {_f(h.get('torch_compile_vs_torch_e2e_speedup'), '{:.2f}×')}",
-        "- Cloud price per image: " + ", ".join(f"{m} ${v:.3f}" for m, v in (h.get("cloud_usd_per_image") or {}).items()) + " (latency not measured without --cloud)",
+    lines = [
+        f"- SD ORT FP32 vs torch eager, latency: {_ratio(h.get('sd_ort_fp32_vs_torch_latency'))}",
+        f"- SD UNet INT8 vs FP32 (ORT CPU, per step): {_ratio(h.get('sd_unet_int8_vs_fp32_step'))}",
+        f"- SD OpenVINO INT8 vs torch: {_ratio(h.get('sd_openvino_int8_vs_torch_latency'))}",
+        f"- edgegen ORT vs optimum's ORT pipeline: {_ratio(h.get('edgegen_ort_vs_optimum_ort_latency'))}",
     ]
+    for key, what in (("fastest_cpu_sd_leg", "diffusion"), ("fastest_cpu_gan_leg", "GAN")):
+        f = h.get(key)
+        if f:
+            lines.append(f"- Fastest CPU {what} leg: **{f['leg']}**, vs torch eager {_ratio(f['vs_reference'])}")
+    g = h.get("gan_vs_diffusion_images_per_s")
+    if g:
+        lines.append(f"- GAN vs diffusion images/s (fastest of each, same {results.settings['size']} px): {g['gan_leg']} vs {g['sd_leg']}: {_ratio(g)}")
+    gi = h.get("gan_int8_vs_fp32_throughput")
+    if gi:
+        lines.append(f"- GAN INT8 vs FP32 (ORT CPU, throughput): {_ratio(gi)}")
+    c = h.get("classifier_best_vs_torch_throughput")
+    if c:
+        lines.append(f"- Best classifier leg **{c['leg']}** vs torch eager (batch 64): {_ratio(c)}; accuracy change {_f(c.get('accuracy_change_pts'), '{:+.2f}')} pts")
+    for name, v in (h.get("cloud") or {}).items():
+        lines.append(f"- {name}: latency p50 {_f(v['latency_p50_s'], '{:.2f}')} s, p90 {_f(v['latency_p90_s'], '{:.2f}')} s, ${_f(v['usd_per_image'], '{:.3f}')} per image (measured)")
+    return lines
+
+
+def _leg_images(r: LegResult, n: int = 6) -> np.ndarray | None:
+    path = (r.raw or {}).get("quality_file")
+    if not path or not Path(path).is_file():
+        return None
+    data = np.load(path)
+    images, conds = data["images"], data["conditions"]
+    rows = [images[conds == c][:n] for c in dict.fromkeys(conds.tolist())]
+    return np.concatenate([r for r in rows if len(r)]) if rows else None
 
 
 def plots(results: BenchResults) -> dict[str, bytes]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    steps = results.settings.get("steps", 1)
-    ok = [r for r in results.legs if r.status == "ok" and r.kind != "classifier"]
+    plt = pyplot()
     out = {}
-    fig, ax = plt.subplots(figsize=(8, 0.5 + 0.5 * max(1, len(ok))))
-    for i, r in enumerate(ok):
-        te, un, vd = (_med(r.summary, "text_encoder") or 0), (_med(r.summary, "unet_step") or 0) * steps, (_med(r.summary, "vae_decoder") or 0)
-        if not (te or un or vd):
-            ax.barh(i, _med(r.summary, "e2e") or 0, color="#999", label="end-to-end (no per-component timing)" if i == 0 else None)
-            continue
-        ax.barh(i, te, color="#4c72b0", label="text encoder" if i == 0 else None)
-        ax.barh(i, un, left=te, color="#dd8452", label=f"UNet × {steps} steps" if i == 0 else None)
-        ax.barh(i, vd, left=te + un, color="#55a868", label="VAE decoder" if i == 0 else None)
-    ax.set_yticks(range(len(ok)), [r.name for r in ok])
-    ax.set_xlabel("seconds per image (median)")
-    ax.legend(loc="lower right", fontsize=8)
-    ax.set_title("Latency per component")
-    out["latency.png"] = _png(fig)
-    fig, ax = plt.subplots(figsize=(6, 4))
+    ok = [r for r in results.legs if r.status == "ok" and r.kind in ("sd", "gan", "optimum")]
+    if ok:
+        fig, ax = plt.subplots(figsize=(8, 0.6 + 0.45 * len(ok)))
+        steps = results.settings.get("steps", 1)
+        for i, r in enumerate(ok):
+            comps = r.summary.get("components") or {}
+            med = lambda k: (comps.get(k) or {}).get("median") or 0.0  # noqa: E731
+            if r.kind == "sd":
+                te, un, vd = med("text_encoder_s"), med("unet_steps_s") * steps, med("vae_decoder_s")
+                ax.barh(i, te, color="#4c72b0", label="text encoder" if i == 0 else None)
+                ax.barh(i, un, left=te, color="#dd8452", label=f"UNet × {steps} steps" if i == 0 else None)
+                ax.barh(i, vd, left=te + un, color="#55a868", label="VAE decoder" if i == 0 else None)
+            else:
+                ax.barh(i, (r.summary.get("latency") or {}).get("median") or 0, color="#8172b3" if r.kind == "gan" else "#999")
+        ax.set_xscale("log")
+        ax.set_yticks(range(len(ok)), [r.name for r in ok])
+        ax.set_xlabel("seconds per image at batch 1 (median, log scale)")
+        ax.legend(loc="lower right", fontsize=7)
+        out["latency.png"] = fig_png(fig)
+        plt.close(fig)
+    scored = [r for r in ok if (r.quality or {}).get("conditions")]
+    if scored:
+        fig, ax = plt.subplots(figsize=(7, 4.5))
+        for r in scored:
+            x = 1.0 / max((r.summary.get("images_per_s") or {1: 1e-9}).values())
+            ds = [c["detectability"] for c in r.quality["conditions"].values() if c.get("detectability")]
+            if not ds:
+                continue
+            y = float(np.mean([d["value"] for d in ds]))
+            lo, hi = float(np.mean([d["low"] for d in ds])), float(np.mean([d["high"] for d in ds]))
+            ax.errorbar(x, y, yerr=[[y - lo], [hi - y]], fmt="o" if r.kind == "sd" else "s", color="#dd8452" if r.kind == "sd" else "#8172b3", capsize=3)
+            ax.annotate(r.name, (x, y), fontsize=6, xytext=(3, 3), textcoords="offset points")
+        floors = [c["detectability_floor"]["value"] for r in scored for c in r.quality["conditions"].values() if c.get("detectability_floor")]
+        if floors:
+            ax.axhline(float(np.mean(floors)), color="#4c72b0", linestyle=":", label="real-vs-real floor")
+        ax.axhline(0.5, color="k", linewidth=0.6)
+        ax.set_xscale("log")
+        ax.set_xlabel("seconds per image at the best batch (log): left is faster")
+        ax.set_ylabel("detectability AUROC (lower is more realistic)")
+        ax.set_title("Quality vs speed: diffusion (circles) and GAN (squares)")
+        ax.legend(fontsize=7)
+        out["quality_vs_speed.png"] = fig_png(fig)
+        plt.close(fig)
     for r in ok:
-        x, y = _med(r.summary, "e2e"), ((r.quality or {}).get("label_fidelity") or {}).get("overall")
-        if x and y is not None:
-            ax.scatter(x, 100 * y)
-            ax.annotate(r.name, (x, 100 * y), fontsize=7)
-    ax.set_xlabel("seconds per image (median)")
-    ax.set_ylabel("label fidelity %")
-    ax.set_title("Quality vs latency")
-    out["quality_vs_latency.png"] = _png(fig)
-    fig, ax = plt.subplots(figsize=(6, 4))
-    import numpy as np
-
-    from edgegen.cost import EdgeInputs, edge_usd_per_image_at_volume
-
-    prof = results.profile
-    volumes = np.logspace(1, 6, 60)
-    for r in ok:
-        if not r.cost:
-            continue
-        e = EdgeInputs(prof["hardware"]["price_usd"], prof["hardware"]["lifetime_years"], prof["hardware"]["utilization"], prof["power"]["load_w"], prof["power"]["idle_w"], r.cost["seconds_per_image"], prof["electricity"]["usd_per_kwh"])
-        ax.plot(volumes, [edge_usd_per_image_at_volume(e, v) for v in volumes], label=r.name)
-    for m, v in results.settings.get("cloud", {}).items():
-        ax.axhline(v["usd_per_image"], linestyle="--", color="k", linewidth=0.8)
-        ax.annotate(m, (volumes[0], v["usd_per_image"]), fontsize=7)
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("images per month")
-    ax.set_ylabel("USD per image")
-    ax.set_title(f"Cost vs monthly volume ({prof['name']})")
-    ax.legend(fontsize=6)
-    out["cost_vs_volume.png"] = _png(fig)
-    plt.close("all")
+        grid = _leg_images(r)
+        if grid is not None:
+            out[f"grid_{r.name.replace('/', '_')}.png"] = png_bytes(image_grid(grid, cols=6))
     return out
-
-
-_png = fig_png
 
 
 def markdown(results: BenchResults, images: dict[str, str]) -> str:
     cpu = results.machine.get("cpu") or {}
     skipped = [f"- `{r.name}`: {r.status}: {r.error}" for r in results.legs if r.status != "ok"]
-    q = next((r.quality for r in results.legs if r.quality), None) or {}
+    features = next((r.quality.get("features") for r in results.legs if r.quality and r.quality.get("features")), "n/a")
+    settings = results.settings
+    conds = ", ".join(c["name"] + (f" ({c['population']})" if c.get("population") else "") for c in settings.get("conditions", []))
+    energies = sorted({(r.summary.get("energy") or {}).get("covers") for r in results.legs if r.status == "ok" and r.summary.get("energy")} - {None})
     parts = [
-        f"# edgegen bench: {results.model['name']} on {results.profile['name']}",
+        f"# edgegen bench: {results.model['name']}" + (f" and {results.model['gan']}" if results.model.get("gan") else "") + f" on {results.profile['name']}",
         f"{results.created} · {cpu.get('model', '?')} ({cpu.get('logical_cores', '?')} threads, {cpu.get('memory_gb', '?')} GiB) · "
-        f"{results.settings['size']}px, {results.settings['steps']} steps, {results.settings['scheduler']}, guidance {results.settings['guidance_scale']} · "
+        f"{settings['size']} px, {settings['steps']} steps, {settings['scheduler']}, guidance {settings['guidance_scale']} · conditions: {conds} · "
         f"model sha256 {results.model['sha256'][:12]}",
-        "## Headline", *_headline_lines(results),
-        "## Generation legs", _md_table(SD_HEADER, sd_rows(results)),
-        f"Cold start = load + first image. e2e over {results.settings['warm_runs']} warm single images (text encoder re-run each time). "
-        f"Quality on {results.settings['quality_per_class']} images per class, same seeds on every leg; SSIM/PSNR against `sd/torch/fp32`; "
-        f"FID/KID against the real PneumoniaMNIST test images of the same class, features: {q.get('feature_extractor', 'n/a')} "
-        "(not comparable with Inception-based FID). Energy 'estimate' = profile load watts × time.",
-        "## Classifier legs (real test set)", _md_table(CLF_HEADER, classifier_rows(results)),
-        f"## Compute\nUNet: {results.compute['unet_flops_per_call'] / 1e9:.3f} GFLOP per call (batch {results.compute['unet_call_batch']}), counted with {results.compute['counted_with']}.",
-        "## Plots", *(f"![{name}]({src})" for name, src in images.items()),
-        "## Skipped or failed legs", *(skipped or ["- none"]),
-        f"## Set-up\nexport {results.setup['export_s']:.1f} s (reused: {len(results.setup['reused'])}, exported: {len(results.setup['exported'])}); optimum export {results.setup['optimum_export_s']:.1f} s; whole run {_f(results.setup.get('total_s'), '{:.0f}')} s.",
+        "## Headline",
+        *_headline_lines(results),
+        f"Timing: every leg runs in its own process with its model loaded once; {settings['rounds']} rounds visit the legs in rotating order "
+        f"({settings['calls_per_round']} timed calls per leg per round at batch 1), so each ratio compares samples seconds apart; "
+        "a ratio's interval is a bootstrap over rounds, and a leg is called faster only when it excludes 1. p90 is shown only from ≥ 10 samples.",
+        "## Generation legs",
+        md_table(GEN_HEADER, gen_rows(results)),
+        f"Quality: {settings['quality_per_class']} images per condition per leg, the same seeds on every leg, scored with the quality module's features "
+        f"({features}) against held-out real images of the same condition; each figure beside its real-vs-real floor (two disjoint real samples, same size). "
+        "See `edgegen quality` for the full set (PRDC, diversity, memorization).",
+        *(f"![images {n}]({src})" for n, src in images.items() if n.startswith("grid_")),
+        "## Classifier legs (real test set)",
+        md_table(CLF_HEADER, classifier_rows(results)),
+        "## Cost per image (each leg from its own throughput)",
+        md_table(COST_HEADER, cost_rows(results)),
+        f"At {settings['images_per_month']:.0f} images/month; a leg that cannot make that volume on one box is costed with as many boxes as it needs. "
+        "Cloud options are paired at the nearest priced size; a size mismatch is stated in the last column.",
+        "## Energy",
+        *(f"- {e}" for e in energies or ["no leg reported energy"]),
+        "## Plots",
+        *(f"![{n}]({src})" for n, src in images.items() if not n.startswith("grid_")),
+        "## Skipped or failed legs",
+        *(skipped or ["- none"]),
+        f"## Set-up\nexport {results.setup['export_s']:.1f} s (reused: {len(results.setup['reused'])}, exported: {len(results.setup['exported'])}); "
+        f"optimum export {results.setup['optimum_export_s']:.1f} s; quality {_f(results.setup.get('quality_s'), '{:.0f}')} s; whole run {_f(results.setup.get('total_s'), '{:.0f}')} s.",
     ]
+    if results.compute.get("unet_flops_per_call"):
+        parts.append(f"UNet: {results.compute['unet_flops_per_call'] / 1e9:.3f} GFLOP per call (batch {results.compute['unet_call_batch']}), counted with {results.compute['counted_with']}.")
     return "\n\n".join(parts) + "\n"
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from edgegen.errors import ArtifactError
 
-RESULTS_SCHEMA_VERSION = 1
+RESULTS_SCHEMA_VERSION = 2  # 2: interleaved rounds, CIs, quality module, GAN and cloud legs
 
 
 @dataclass
@@ -19,8 +19,8 @@ class LegResult:
     precisions: dict[str, str]
     status: str  # "ok" | "failed" | "skipped"
     error: str | None = None
-    raw: dict[str, Any] = field(default_factory=dict)  # every sample the worker measured
-    summary: dict[str, Any] = field(default_factory=dict)  # medians/percentiles derived from raw
+    raw: dict[str, Any] = field(default_factory=dict)  # every sample, per round, as measured
+    summary: dict[str, Any] = field(default_factory=dict)  # medians, CVs, throughput derived from raw
     quality: dict[str, Any] | None = None
     cost: dict[str, Any] | None = None
 

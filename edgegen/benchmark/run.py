@@ -1,14 +1,13 @@
-"""`run_bench`: export (or reuse), run every leg in its own process, score quality, cost it,
-and write results.json + report.md + report.html. A failed leg is recorded, the rest go on."""
+"""`run_bench`: export (or reuse) what the selected legs need, run every leg in its own
+long-lived process with interleaved timed rounds, score quality with the quality module, cost
+each leg from its own throughput against like-for-like cloud options, optionally measure cloud
+legs, and write results.json + report.md + report.html. A failed leg is recorded; the rest go on.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-import json
-import math
 import platform
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,30 +16,33 @@ from pathlib import Path
 import numpy as np
 
 from edgegen.atomic import atomic_write_json
-from edgegen.benchmark.legs import GenSettings, LegSpec, plan_legs
+from edgegen.benchmark.cloud_legs import CloudLegConfig
+from edgegen.benchmark.legs import GenSettings, plan_legs
 from edgegen.benchmark.results import BenchResults, LegResult
-from edgegen.benchmark.stats import ratio, summarize
 from edgegen.schema import to_plain
 from edgegen.types import Backend, Precision
 
-REFERENCE_LEG = "sd/torch/fp32"
+REFERENCE_LEG = {"sd": "sd/torch/fp32", "optimum": "sd/torch/fp32", "gan": "gan/torch/fp32"}
 
 
 @dataclass(frozen=True)
 class BenchConfig:
     out: Path
     model: str = "default"
+    gan_model: str | None = "gan"  # None: no GAN legs
     profile: str | None = None  # None: the profile `doctor` suggests
     classifier: str = "default"
-    legs: tuple[str, ...] | None = None  # names or prefixes ending in '*'; None: all
+    legs: tuple[str, ...] | None = None  # names or prefixes ending in '*'; None: the default set
     steps: int | None = None
     size: int | None = None
     guidance: float | None = None
     quality_per_class: int = 50
-    warm_runs: int = 16
+    quality: bool = True
+    rounds: int = 10
+    calls_per_round: int = 2
     batch_sizes: tuple[int, ...] = (1, 4)
-    cloud_models: tuple[str, ...] = ("dall-e-3", "gpt-image-1")
-    cloud_size: str = "1024x1024"
+    gan_batch_sizes: tuple[int, ...] = (1, 64)
+    cloud: CloudLegConfig | None = None
     images_per_month: float = 10_000
     export_root: Path | None = None
     threads: int | None = None
@@ -66,7 +68,7 @@ def _software() -> dict:
     import importlib.metadata as md
 
     out = {}
-    for dist in ("edgegen", "torch", "onnxruntime", "onnxruntime-gpu", "onnx", "diffusers", "transformers", "optimum", "optimum-onnx", "torchmetrics", "tensorrt", "openvino", "nncf"):
+    for dist in ("edgegen", "torch", "onnxruntime", "onnxruntime-gpu", "onnx", "diffusers", "transformers", "optimum", "optimum-onnx", "torchmetrics", "tensorrt", "openvino", "nncf", "openai"):
         try:
             out[dist] = md.version(dist)
         except md.PackageNotFoundError:
@@ -89,159 +91,155 @@ def _optimum_export(model_dir: Path, out_dir: Path, source_sha: str) -> Path:
     return out_dir
 
 
-def _run_leg(leg: LegSpec, gen: GenSettings, folder: Path, load_watts: float, timeout: float) -> dict:
-    leg_dir = folder / "legs" / leg.name.replace("/", "_")
-    leg_dir.mkdir(parents=True, exist_ok=True)
-    spec = {"leg": to_plain(leg), "gen": to_plain(gen), "load_watts": load_watts}
-    (leg_dir / "leg.json").write_text(json.dumps(spec))
-    out = leg_dir / "result.json"
-    out.unlink(missing_ok=True)
+def _gan_source(config: BenchConfig):
+    """The GAN to bench beside the diffusion model, or (None, why not)."""
+    from edgegen.errors import ModelError
+    from edgegen.models.source import resolve_model
+
+    if not config.gan_model or config.gan_model == "none":
+        return None, "no GAN asked for (--gan-model none)"
     try:
-        proc = subprocess.run([sys.executable, "-m", "edgegen.benchmark.worker", str(leg_dir / "leg.json"), str(out)], capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        return {"status": "failed", "error": f"timed out after {timeout:.0f} s"}
-    if not out.is_file():
-        tail = (proc.stderr or "").strip().splitlines()[-1:] or [f"exit code {proc.returncode}"]
-        killed = " (killed: out of memory?)" if proc.returncode in (-9, 137) else ""
-        return {"status": "failed", "error": f"worker died with code {proc.returncode}{killed}: {tail[0][:300]}"}
-    result = json.loads(out.read_text())
-    result["dir"] = str(leg_dir)
-    return result
+        source = resolve_model(config.gan_model)
+    except ModelError as exc:
+        return None, exc.one_line()
+    return (source, None) if source.family == "gan" else (None, f"{config.gan_model} is not a GAN")
 
 
-def _summaries(raw: dict) -> dict:
-    comp = raw.get("component_s") or {}
-    s = {
-        "cold_start_s": raw.get("cold_start_s"),
-        "load_s": raw.get("load_s"),
-        "e2e": to_plain(summarize(raw.get("e2e_s", []))),
-        "text_encoder": to_plain(summarize(comp.get("text_encoder_s", []))),
-        "unet_step": to_plain(summarize(comp.get("unet_step_s", []))),
-        "vae_decoder": to_plain(summarize(comp.get("vae_decoder_s", []))),
-        "images_per_s": raw.get("images_per_s"),
-        "peak_rss_mb": raw.get("peak_rss_mb"),
-        "energy": raw.get("energy"),
-    }
-    if "pass_s" in raw:
-        s["pass"] = to_plain(summarize(raw["pass_s"]))
-        s["metrics"] = {k: raw["metrics"][k]["value"] for k in ("accuracy", "f1_macro") if raw["metrics"].get(k)}
-        if raw["metrics"].get("auroc"):
-            s["metrics"]["auroc"] = raw["metrics"]["auroc"]["value"]
-    return s
+def _conditions(info: dict) -> tuple[tuple[dict, ...], str]:
+    """The conditions every leg generates (the model's named classes) and the prompt template."""
+    from edgegen.conditions import Conditioning, resolve_conditions
+
+    vocab = Conditioning.from_dict(info.get("conditioning"), tuple(info.get("class_names") or ()), info.get("prompt_template") or "")
+    classes = None if vocab.class_names else ["normal", "pneumonia"]  # an untrained preset: the default study's classes
+    conds = resolve_conditions(vocab, classes, None, None, allow_unknown=True)
+    return tuple({"name": c.name, "population": c.population, "findings": list(c.findings)} for c in conds), vocab.template
 
 
 def run_bench(config: BenchConfig, progress: Callable[[str], None] = lambda _m: None) -> BenchOutcome:
-    from edgegen.classifiers.card import load_classifier
-    from edgegen.cloud.prices import load_prices
-    from edgegen.cost import EdgeInputs, compare
-    from edgegen.data.default import load_default
+    from edgegen.benchmark.orchestrator import run_legs
     from edgegen.doctor import run_doctor
-    from edgegen.export.artifacts import DEFAULT_EXPORT_ROOT
+    from edgegen.export.artifacts import DEFAULT_EXPORT_ROOT, ArtifactKind, artifact_path
     from edgegen.export.export_model import ExportRequest, export_model
-    from edgegen.models.embedded import resolve_classifier_dir
     from edgegen.models.source import resolve_model
     from edgegen.profiles import load_profile
     from edgegen.system.runtimes import probe_all, usable_backends
 
     started = time.perf_counter()
     folder = Path(config.out)
-    folder.mkdir(parents=True, exist_ok=True)
     doctor = run_doctor()
     profile = load_profile(config.profile or doctor.suggested_profile)
     source = resolve_model(config.model)
+    gan_source, gan_note = _gan_source(config)
     root = config.export_root or DEFAULT_EXPORT_ROOT
-    progress(f"export {source.name} for {profile.name} (reused when unchanged)")
-    t = time.perf_counter()
     has_gpu = bool(doctor.gpus) or doctor.jetson is not None
     usable = usable_backends(probe_all(has_gpu), has_gpu)
-    from edgegen.export.artifacts import ArtifactKind, artifact_path
-
     export_folder = artifact_path(root, source.name, profile.name, ArtifactKind.MANIFEST).parent
+    gan_folder = artifact_path(root, gan_source.name, profile.name, ArtifactKind.MANIFEST).parent if gan_source else None
     optimum_target = export_folder.parent / f"{profile.name}-optimum" if source.path is not None else None
-    legs = plan_legs(usable, str(export_folder), str(optimum_target) if optimum_target else None, config.model, config.threads or profile.threads, set(config.legs) if config.legs else None)
+    threads = config.threads or profile.threads
+    legs = plan_legs(usable, str(export_folder), str(optimum_target) if optimum_target else None, config.model, threads, set(config.legs) if config.legs else None, config.gan_model if gan_source else None, str(gan_folder) if gan_folder else None)
+    if not legs:
+        from edgegen.errors import UsageError
+
+        raise UsageError("no leg selected", hint="see `edgegen bench --help` for the leg names")
+    folder.mkdir(parents=True, exist_ok=True)
     runnable = [leg for leg in legs if not leg.skip_reason]
-    # Export only what the selected legs run (INT8 calibration of a large UNet is not free).
-    needed = tuple(sorted({Precision(p) for leg in runnable for p in leg.precisions.values()} - {Precision.FP32}, key=lambda p: p.value))
-    wants_openvino = any(leg.backend is Backend.OPENVINO and Precision.INT8.value in leg.precisions.values() for leg in runnable)
-    exported = export_model(ExportRequest(model=config.model, profile=profile.name, out_root=root, precisions=needed or (Precision.FP32,), classifier=config.classifier, image_size=config.size, openvino=wants_openvino))
+    t = time.perf_counter()
+    progress(f"export {source.name} for {profile.name} (reused when unchanged)")
+
+    def needs(kind: str):
+        chosen = [leg for leg in runnable if leg.kind == kind]
+        precisions = tuple(sorted({Precision(p) for leg in chosen for p in leg.precisions.values()} - {Precision.FP32}, key=lambda p: p.value))
+        return chosen, precisions or (Precision.FP32,), any(leg.backend is Backend.OPENVINO and Precision.INT8.value in leg.precisions.values() for leg in chosen)
+
+    sd_legs, sd_prec, sd_ov = needs("sd")
+    clf_legs, clf_prec, clf_ov = needs("classifier")
+    exported = export_model(
+        ExportRequest(model=config.model, profile=profile.name, out_root=root, precisions=tuple(sorted(set(sd_prec) | set(clf_prec), key=lambda p: p.value)), classifier=config.classifier, image_size=config.size, openvino=sd_ov or clf_ov)
+    )
+    gan_exported = None
+    gan_legs, gan_prec, gan_ov = needs("gan")
+    if gan_source and any(leg.backend is not Backend.TORCH for leg in gan_legs):
+        progress(f"export {gan_source.name}")
+        gan_exported = export_model(ExportRequest(model=config.gan_model, profile=profile.name, out_root=root, precisions=gan_prec, classifier=None, calibration_data="cxr-128", openvino=gan_ov))
     export_s = time.perf_counter() - t
     optimum_s, optimum_error = 0.0, None
     if optimum_target is not None and any(leg.kind == "optimum" for leg in runnable):
         progress("optimum export (outside reference)")
         t = time.perf_counter()
         try:
-            _optimum_export(source.path, optimum_target, exported.manifest.source_sha256)  # hashed once, by the export
+            _optimum_export(source.path, optimum_target, exported.manifest.source_sha256)
         except Exception as exc:  # noqa: BLE001 - the reference leg is optional; say why it is missing
             optimum_error = f"{type(exc).__name__}: {' '.join(str(exc).split())[:200]}"
         optimum_s = time.perf_counter() - t
+    if optimum_error:
+        from edgegen.benchmark.legs import LegSpec
+
+        legs = [LegSpec(**{**leg.__dict__, "skip_reason": optimum_error}) if leg.kind == "optimum" else leg for leg in legs]
     info = exported.manifest.pipeline or {}
+    conditions, template = _conditions(info)
     gen = GenSettings(
         steps=config.steps or profile.generation.steps,
         guidance_scale=profile.generation.guidance_scale if config.guidance is None else config.guidance,
         scheduler=profile.generation.scheduler.value,
         size=config.size or profile.generation.resolution,
-        class_names=tuple(info.get("class_names") or ("normal", "pneumonia")),
-        prompt_template=info.get("prompt_template") or "a chest X-ray, frontal view, {class}",
+        conditions=conditions,
+        prompt_template=template,
         seed=config.seed,
-        warm_runs=config.warm_runs,
         batch_sizes=config.batch_sizes,
+        gan_batch_sizes=config.gan_batch_sizes,
         quality_per_class=config.quality_per_class,
+        rounds=config.rounds,
+        calls_per_round=config.calls_per_round,
     )
-    results: list[LegResult] = []
-    for leg in legs:
-        if leg.skip_reason or (leg.kind == "optimum" and optimum_error):
-            results.append(LegResult(leg.name, leg.kind, leg.backend.value if leg.backend else None, leg.precisions, "skipped", leg.skip_reason or optimum_error))
-            continue
-        progress(f"leg {leg.name}")
-        raw = _run_leg(leg, gen, folder, profile.power.load_w, config.leg_timeout_s)
-        status = raw.pop("status", "failed")
-        results.append(LegResult(leg.name, leg.kind, leg.backend.value if leg.backend else "optimum", leg.precisions, status, raw.pop("error", None), raw, _summaries(raw) if status == "ok" else {}))
+    runs = run_legs(legs, gen, folder, profile.power.load_w, config.leg_timeout_s, config.quality, progress)
+    from edgegen.benchmark.summary import leg_summary
 
-    progress("quality: SSIM/PSNR vs torch fp32, FID/KID vs real, label fidelity")
-    clf = load_classifier(resolve_classifier_dir(config.classifier))
-    test = load_default("test", gen.size)
-    from edgegen.benchmark.quality import QualityScorer
+    results = [
+        LegResult(r.leg.name, r.leg.kind, r.leg.backend.value if r.leg.backend else "optimum", r.leg.precisions, r.status, r.error,
+                  {"load": r.load, "rounds": r.rounds, "components": r.components, "stats": r.stats, "quality_file": r.quality_file},
+                  leg_summary(r.leg.kind, r.load, r.rounds, r.components, r.stats) if r.status == "ok" else {})
+        for r in runs
+    ]
+    cloud_raw = {}
+    if config.cloud and config.cloud.models:
+        from edgegen.benchmark.cloud_legs import run_cloud_leg
+        from edgegen.cloud.prices import load_prices
 
-    scorer = QualityScorer(gen.class_names, {n: test.of_class(n).images for n in test.class_names if n in gen.class_names}, clf)
-    ref_leg = next((r for r in results if r.name == REFERENCE_LEG and r.status == "ok"), None)
-    reference = np.load(Path(ref_leg.raw["dir"]) / "images.npz")["images"] if ref_leg else None
-    for r in results:
-        if r.status == "ok" and r.kind in ("sd", "optimum"):
-            data = np.load(Path(r.raw["dir"]) / r.raw["images_file"])
-            r.quality = to_plain(scorer.score(data["images"], data["labels"], reference))
+        prices = load_prices()
+        for model in config.cloud.models:
+            progress(f"cloud leg {model}")
+            raw = run_cloud_leg(model, config.cloud, conditions, template, gen.size, folder, prices, config.seed)
+            cloud_raw[model] = raw
+            results.append(LegResult(f"cloud/{model}", "cloud", "cloud", {}, raw["status"], raw.get("error"), raw, {k: raw.get(k) for k in ("latency", "latency_p50_s", "latency_p90_s", "usd_per_image", "size", "generated", "refused")} if raw["status"] == "ok" else {}))
+    quality_s = 0.0
+    if config.quality:
+        progress("quality: KID, precision/recall, detectability vs held-out real images (beside the real floor)")
+        t = time.perf_counter()
+        _score_quality(results, source, gan_source, gen)
+        quality_s = time.perf_counter() - t
+    from edgegen.benchmark.costing import cost_legs
 
-    progress("compute efficiency and cost")
-    from edgegen.benchmark.flops import source_unet, unet_flops
-
-    flops = unet_flops(source_unet(source), 2 if gen.guidance_scale > 1 else 1, gen.size // int(info.get("vae_scale_factor", 8)), int(info.get("max_length", 77)))
-    prices = load_prices()
-    for r in results:
-        if r.status != "ok" or r.kind == "classifier":
-            continue
-        step = (r.summary.get("unet_step") or {}).get("median")
-        if step:
-            r.summary["achieved_gflops"] = flops / step / 1e9
-        e2e = (r.summary.get("e2e") or {}).get("median")
-        energy = r.summary.get("energy") or {}
-        measured = energy.get("method") not in (None, "estimate")
-        watts = energy.get("watts") if measured else profile.power.load_w
-        edge = EdgeInputs(profile.hardware.price_usd, profile.hardware.lifetime_years, profile.hardware.utilization, watts, profile.power.idle_w, e2e, profile.electricity.usd_per_kwh, measured)
-        comps = [compare(edge, m, prices.per_image(m, config.cloud_size, None), config.images_per_month) for m in config.cloud_models]
-        r.cost = {"seconds_per_image": e2e, "edge_usd_per_image": comps[0].edge_usd_per_image, "edge_usd_per_image_at_utilization": comps[0].edge_usd_per_image_at_utilization, "energy_source": comps[0].energy_source, "vs_cloud": {c.cloud_model: {"cloud_usd_per_image": c.cloud_usd_per_image, "break_even_images_per_month": None if math.isinf(c.break_even_images_per_month) else c.break_even_images_per_month} for c in comps}}
-    cloud = {m: {"usd_per_image": prices.per_image(m, config.cloud_size, None), "size": config.cloud_size, "latency": "not measured (pass --cloud with a key to measure)"} for m in config.cloud_models}
-
+    cost_legs(results, profile, gen.size, config.images_per_month)
     bench = BenchResults(
         created=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         machine=_machine(),
         software=_software(),
         profile=to_plain(profile),
-        model={"name": source.name, "kind": source.kind, "sha256": exported.manifest.source_sha256, "export_folder": str(exported.folder)},
-        settings={**to_plain(gen), "images_per_month": config.images_per_month, "cloud": cloud},
-        setup={"export_s": export_s, "exported": exported.exported, "reused": exported.reused, "optimum_export_s": optimum_s, "optimum_error": optimum_error, "total_s": None},
+        model={"name": source.name, "kind": source.kind, "sha256": exported.manifest.source_sha256, "export_folder": str(exported.folder), "gan": gan_source.name if gan_source else None, "gan_note": gan_note, "gan_sha256": gan_exported.manifest.source_sha256 if gan_exported else None},
+        settings={**to_plain(gen), "images_per_month": config.images_per_month, "cloud": {m: {k: v for k, v in r.items() if k != "quality_file"} for m, r in cloud_raw.items()}},
+        setup={"export_s": export_s, "exported": exported.exported + (gan_exported.exported if gan_exported else []), "reused": exported.reused + (gan_exported.reused if gan_exported else []), "optimum_export_s": optimum_s, "optimum_error": optimum_error, "quality_s": quality_s, "total_s": None},
         legs=results,
-        compute={"unet_flops_per_call": flops, "unet_call_batch": 2 if gen.guidance_scale > 1 else 1, "counted_with": "torch.utils.flop_counter.FlopCounterMode"},
+        compute=_compute(source, info, gen),
         headline={},
     )
+    flops = bench.compute.get("unet_flops_per_call")
+    for r in results:
+        step = ((r.summary.get("components") or {}).get("unet_steps_s") or {}).get("median") if r.status == "ok" else None
+        if flops and step:
+            r.summary["achieved_gflops"] = flops / step / 1e9
+    from edgegen.benchmark.headline import headline
+
     bench.headline = headline(bench)
     bench.setup["total_s"] = time.perf_counter() - started
     from edgegen.benchmark.report import write_reports
@@ -252,47 +250,38 @@ def run_bench(config: BenchConfig, progress: Callable[[str], None] = lambda _m: 
     return BenchOutcome(bench, folder, files)
 
 
-def _median(results: BenchResults, leg: str, key: str) -> float | None:
-    r = results.leg(leg)
-    if r is None or r.status != "ok":
-        return None
-    value = r.summary.get(key)
-    return value.get("median") if isinstance(value, dict) else value
+def _score_quality(results: list[LegResult], source, gan_source, gen: GenSettings) -> None:
+    from edgegen.benchmark.quality import leg_quality, load_leg_images
+    from edgegen.cli.quality import load_real_pools
+    from edgegen.quality.assess import Classifiers
+    from edgegen.quality.features import FeatureNetwork
+
+    real_held, _ = load_real_pools("cxr-128", "held-out", gen.size, None, False)
+    train = None
+    from edgegen.data.load import load_dataset
+
+    train = load_dataset("cxr-128", "train", gen.size)
+    net, clfs, floors = FeatureNetwork(), Classifiers.embedded(), {}
+    refs = {}
+    for r in results:
+        path = (r.raw or {}).get("quality_file")
+        if r.status != "ok" or not path:
+            continue
+        random_weights = (r.kind in ("sd", "optimum") and source.kind == "preset")
+        if random_weights:
+            r.quality = {"note": "random weights: not meaningful"}
+            continue
+        ref_name = REFERENCE_LEG.get(r.kind)
+        if ref_name and ref_name not in refs:
+            ref = next((x for x in results if x.name == ref_name and x.status == "ok" and (x.raw or {}).get("quality_file")), None)
+            refs[ref_name] = load_leg_images(Path(ref.raw["quality_file"]), gen.conditions)[0].images if ref else None
+        r.quality = leg_quality(Path(path), gen.conditions, real_held, train, net, clfs, floors, refs.get(ref_name) if r.name != ref_name else None)
 
 
-def headline(results: BenchResults) -> dict:
-    """The ratios an engineer acts on, each None when a leg it needs did not run."""
-    def ips(leg: str) -> float | None:
-        r = results.leg(leg)
-        return (r.summary.get("images_per_s") or {}).get("64") if r and r.status == "ok" else None
+def _compute(source, info: dict, gen: GenSettings) -> dict:
+    from edgegen.benchmark.flops import source_unet, unet_flops
 
-    def fidelity(leg: str) -> float | None:
-        r = results.leg(leg)
-        return (r.quality or {}).get("label_fidelity", {}).get("overall") if r and r.quality else None
-
-    def acc(leg: str) -> float | None:
-        r = results.leg(leg)
-        return (r.summary.get("metrics") or {}).get("accuracy") if r and r.status == "ok" else None
-
-    cpu_legs = [r for r in results.legs if r.status == "ok" and r.kind in ("sd", "optimum") and r.backend in ("torch", "ort-cpu", "openvino", "optimum")]
-    fastest = min(cpu_legs, key=lambda r: r.summary["e2e"]["median"], default=None)
-    fid32, fid8 = fidelity("sd/ort-cpu/fp32"), fidelity("sd/ort-cpu/int8")
-    acc_t, acc_8 = acc("classifier/torch/fp32"), acc("classifier/ort-cpu/int8")
-    return {
-        "ort_fp32_vs_torch_e2e_speedup": ratio(_median(results, REFERENCE_LEG, "e2e"), _median(results, "sd/ort-cpu/fp32", "e2e")),
-        "int8_vs_fp32_unet_step_speedup": ratio(_median(results, "sd/ort-cpu/fp32", "unet_step"), _median(results, "sd/ort-cpu/int8", "unet_step")),
-        "int8_label_fidelity_change_pts": None if fid32 is None or fid8 is None else 100 * (fid8 - fid32),
-        "classifier_int8_vs_torch_throughput": ratio(ips("classifier/ort-cpu/int8"), ips("classifier/torch/fp32")),
-        "classifier_int8_accuracy_change_pts": None if acc_t is None or acc_8 is None else 100 * (acc_8 - acc_t),
-        "edgegen_ort_vs_optimum_ort_speedup": ratio(_median(results, "sd/optimum-ort/fp32", "e2e"), _median(results, "sd/ort-cpu/fp32", "e2e")),
-        "fastest_cpu_leg": fastest.name if fastest else None,
-        "fastest_cpu_leg_vs_torch_e2e_speedup": ratio(_median(results, REFERENCE_LEG, "e2e"), fastest.summary["e2e"]["median"]) if fastest else None,
-        "openvino_int8_vs_torch_e2e_speedup": ratio(_median(results, REFERENCE_LEG, "e2e"), _median(results, "sd/openvino/int8", "e2e")),
-        "torch_compile_vs_torch_e2e_speedup": ratio(_median(results, REFERENCE_LEG, "e2e"), _median(results, "sd/torch-compile/fp32", "e2e")),
-        "peak_rss_mb": {r.name: r.summary.get("peak_rss_mb") for r in results.legs if r.status == "ok"},
-        "cost_per_image_usd": {r.name: r.cost["edge_usd_per_image"] for r in results.legs if r.cost},
-        "cloud_usd_per_image": {m: v["usd_per_image"] for m, v in results.settings["cloud"].items()},
-    }
-
-
-
+    if source.family != "sd":
+        return {}
+    flops = unet_flops(source_unet(source), 2 if gen.guidance_scale > 1 else 1, gen.size // int(info.get("vae_scale_factor", 8)), int(info.get("max_length", 77)))
+    return {"unet_flops_per_call": flops, "unet_call_batch": 2 if gen.guidance_scale > 1 else 1, "counted_with": "torch.utils.flop_counter.FlopCounterMode"}

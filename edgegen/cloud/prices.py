@@ -69,6 +69,13 @@ class PriceTable:
         return (text_in * t.text_input_usd_per_million + image_in * t.image_input_usd_per_million + out * t.image_output_usd_per_million) / 1e6
 
 
+def cloud_options(table: PriceTable):
+    """Every priced (model, size, quality) as a CloudOption."""
+    from edgegen.cost import CloudOption
+
+    return [CloudOption(model, size, quality, usd) for model, prices in table.models.items() for size, row in prices.per_image.items() for quality, usd in row.items()]
+
+
 def load_prices(path: Path | None = None) -> PriceTable:
     path = Path(path) if path else BUNDLED
     try:

@@ -119,9 +119,12 @@ def assess_quality(
     seed: int = 0,
     bootstrap: int = 200,
     progress=None,
+    floor_cache: dict | None = None,
 ) -> QualityResult:
     """`real`: held-out real images (labels, findings, populations, patient IDs); `train`: the
-    generator's training images for memorization (None: skipped)."""
+    generator's training images for memorization (None: skipped). `floor_cache` (a dict) shares
+    the real-vs-real floors between calls that score several synthetic sets against one real set."""
+    floors = floor_cache if floor_cache is not None else {}
     start = time.perf_counter()
     net = features or FeatureNetwork()
     clfs = classifiers if classifiers is not None else Classifiers.embedded()
@@ -146,23 +149,31 @@ def assess_quality(
         if n < MIN_PER_SIDE or len(a_pos) < MIN_PER_SIDE:
             results.append(ConditionQuality(**base, n=n, skipped=how if not len(idx_r) else f"too few images for a floor: {len(idx_s)} synthetic, {len(idx_r)} real (need ≥ {MIN_PER_SIDE} a side and a half)"))
             continue
-        ia, ib = idx_r[a_pos], idx_r[rng.choice(b_pos, n, replace=False)]
+        # The real halves and samples depend only on the condition, n and seed: every synthetic
+        # set scored against this real set at this n meets the same real images and floor.
+        pick = np.random.default_rng([seed, k, n])
+        ia, ib = idx_r[a_pos], idx_r[pick.choice(b_pos, n, replace=False)]
+        ia_n = ia[pick.choice(len(ia), min(n, len(ia)), replace=False)]
         js = idx_s[rng.choice(len(idx_s), n, replace=False)]
-        ia_n = ia[rng.choice(len(ia), min(n, len(ia)), replace=False)]
+        key = (real.source, name, n, seed, bootstrap)
+        if key not in floors:
+            floors[key] = {
+                "kid_floor": kid(real_sem[ib], real_sem[ia], bootstrap, seed),
+                "fid_floor": fid(real_sem[ib], real_sem[ia], seed=seed),
+                "prdc_floor": prdc(real_sem[ia], real_sem[ib], bootstrap=min(bootstrap, 100), seed=seed),
+                "detectability_floor": detectability(real_multi[ia_n], real_multi[ib], groups[ia_n], synthetic_groups=groups[ib], seed=seed, bootstrap=bootstrap),
+            }
         results.append(
             ConditionQuality(
                 **base,
                 n=n,
                 kid=kid(synth_sem[js], real_sem[ia], bootstrap, seed),
-                kid_floor=kid(real_sem[ib], real_sem[ia], bootstrap, seed),
                 fid=fid(synth_sem[js], real_sem[ia], seed=seed),
-                fid_floor=fid(real_sem[ib], real_sem[ia], seed=seed),
                 prdc=prdc(real_sem[ia], synth_sem[js], bootstrap=min(bootstrap, 100), seed=seed),
-                prdc_floor=prdc(real_sem[ia], real_sem[ib], bootstrap=min(bootstrap, 100), seed=seed),
                 detectability=detectability(real_multi[ia_n], synth_multi[js], groups[ia_n], seed=seed, bootstrap=bootstrap),
-                detectability_floor=detectability(real_multi[ia_n], real_multi[ib], groups[ia_n], synthetic_groups=groups[ib], seed=seed, bootstrap=bootstrap),
                 diversity=diversity(synth_sem[js], real_sem[ib], bootstrap, seed),
                 fidelity=_fidelity(clfs, cond, synthetic.images[js], real.images[ib], seed),
+                **floors[key],
             )
         )
     mem = None
