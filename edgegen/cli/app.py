@@ -10,7 +10,7 @@ os.environ.setdefault("DIFFUSERS_VERBOSITY", "error")
 
 import typer  # noqa: E402
 
-from edgegen.cli import bench, classifiers, cloud, doctor, export, finetune, gan, models, profiles, quality, run  # noqa: E402
+from edgegen.cli import bench, classifiers, cloud, doctor, export, finetune, gan, models, profiles, quality, reader, run  # noqa: E402
 from edgegen.cli.errors import report_error  # noqa: E402
 
 app = typer.Typer(
@@ -36,6 +36,7 @@ app.command("classify")(run.classify_cmd)
 app.command("dalle")(cloud.dalle_cmd)
 app.command("cost")(cloud.cost_cmd)
 app.command("quality")(quality.quality_cmd)
+app.add_typer(reader.app, name="reader")
 
 
 def _quiet_library_warnings() -> None:

@@ -33,6 +33,7 @@ class ImagePool:
     skipped: list[Skipped] = field(default_factory=list)
     groups: np.ndarray | None = None
     records: list[dict] = field(default_factory=list)  # manifest lines per image, when known
+    files: list[str] = field(default_factory=list)  # path per image, relative to the folder, when known
 
     def names(self) -> list[str]:
         return list(dict.fromkeys(c.name for c in self.conditions))
@@ -67,7 +68,7 @@ def load_image_pool(folder: Path, size: int, wanted: list[str] | None = None, re
     if require_manifest and not records:
         raise DataError(f"{folder} has no {MANIFEST}", hint="synthetic folders come from `edgegen generate`, `edgegen dalle` or a GAN run")
     files = sorted(p for p in folder.rglob("*") if p.is_file() and p.name != MANIFEST and not p.name.startswith("."))
-    images, conds, skipped, recs = [], [], [], []
+    images, conds, skipped, recs, rels = [], [], [], [], []
     for p in files:
         rel = p.relative_to(folder).as_posix()
         if p.suffix.lower() not in IMAGE_SUFFIXES:
@@ -87,9 +88,10 @@ def load_image_pool(folder: Path, size: int, wanted: list[str] | None = None, re
             continue
         conds.append(Condition(name, rec.get("population", ""), tuple(rec.get("findings", ()))))
         recs.append(rec)
+        rels.append(rel)
     if not images:
         raise DataError(f"{folder}: no readable images" + (f" of {wanted}" if wanted else ""), hint=f"supported: {', '.join(IMAGE_SUFFIXES)}")
-    return ImagePool(np.stack(images), conds, str(folder), skipped, None, recs)
+    return ImagePool(np.stack(images), conds, str(folder), skipped, None, recs, rels)
 
 
 def pool_from_imageset(data: ImageSet) -> ImagePool:
