@@ -27,6 +27,8 @@ def test_every_preset_has_real_component_shapes(name):
         assert counts["vae"] == 83_653_863
     elif name == "tiny-cxr":
         assert counts == {"unet": 4_147_844, "vae": 978_103, "text_encoder": 1_600_672}  # the embedded model's
+    elif name == "cxr-128":
+        assert counts == {"unet": 10_489_316, "vae": 681_911, "text_encoder": 1_600_672}  # the embedded v2 model's
     else:
         assert sum(counts.values()) < 5_000_000  # tiny: seconds on CPU
 

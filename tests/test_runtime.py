@@ -178,7 +178,7 @@ def test_cli_generate_bad_backend_and_classify(run_cli, folder, tmp_path):
                            "--out", str(tmp_path / "p.csv"), "--bootstrap", "20", "--json")
     assert code == 0
     result = json.loads(out)
-    assert result["n"] == 624 and result["report"]["accuracy"]["value"] > 0.8 and result["precision"] == "int8"
+    assert result["n"] == 312 and result["report"]["accuracy"]["value"] > 0.8 and result["precision"] == "int8"
     header = (tmp_path / "p.csv").read_text().splitlines()[0]
     assert header == "path,predicted,p_normal,p_pneumonia,label"
     flat = tmp_path / "flat"

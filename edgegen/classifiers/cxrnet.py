@@ -1,4 +1,6 @@
-"""`cxr_resnet_small`: a compact ResNet for 1-channel 128 px chest X-rays (~1.2M parameters, 5 MB).
+"""edgegen's own small classifier architectures for 1-channel CXRs.
+
+`cxr_resnet_small`: a compact ResNet for 128 px chest X-rays (~1.2M parameters, 5 MB).
 
 Four residual stages (32, 64, 128, 256 channels at 64, 32, 16, 8 px), global average pooling, one
 linear head (`fc`, input 256-d). It is small enough to train on a 2-core CPU in minutes and to
@@ -52,3 +54,25 @@ class CxrResNetSmall(nn.Module):
 
 def build_cxr_resnet_small(num_classes: int) -> CxrResNetSmall:
     return CxrResNetSmall(num_classes)
+
+
+class CxrCnnSmall(nn.Module):
+    """A plain 4-stage CNN (16, 32, 64, 128 channels, two 3×3 convolutions each) for many quick
+    trainings, e.g. every unit of a study (~15M multiply-adds per 64 px image)."""
+
+    def __init__(self, num_classes: int) -> None:
+        super().__init__()
+        layers, cin = [], 1
+        for cout in (16, 32, 64, 128):
+            layers += [nn.Conv2d(cin, cout, 3, 2, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True), nn.Conv2d(cout, cout, 3, 1, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
+            cin = cout
+        self.features = nn.Sequential(*layers)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(cin, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(torch.flatten(self.pool(self.features(x)), 1))
+
+
+def build_cxr_cnn_small(num_classes: int) -> CxrCnnSmall:
+    return CxrCnnSmall(num_classes)

@@ -100,6 +100,15 @@ def _cxr_resnet_small(num_classes: int):
 register(ArchConfig("cxr_resnet_small", 128, _MEAN, _STD, "compact resnet (edgegen)", _cxr_resnet_small))
 
 
+def _cxr_cnn_small(num_classes: int):
+    from edgegen.classifiers.cxrnet import build_cxr_cnn_small
+
+    return build_cxr_cnn_small(num_classes)
+
+
+register(ArchConfig("cxr_cnn_small", 64, _MEAN, _STD, "plain small CNN for studies (edgegen)", _cxr_cnn_small))
+
+
 def get_arch(name: str) -> ArchConfig:
     try:
         return ARCHITECTURES[name]

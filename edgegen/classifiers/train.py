@@ -112,15 +112,21 @@ def _pos_weight(targets: np.ndarray, names: tuple[str, ...]) -> torch.Tensor:
     return torch.tensor(neg / pos, dtype=torch.float32)
 
 
-def train_classifier(
-    config: TrainConfig,
-    train: ImageSet,
-    val: ImageSet,
-    test: ImageSet | None,
-    out_dir: Path,
-    reproduce: str = "",
-    progress=None,
-) -> TrainResult:
+@dataclass
+class Fitted:
+    """A trained model in eval mode (best val epoch), its card, and the training history."""
+
+    model: torch.nn.Module
+    card: ClassifierCard
+    names: tuple[str, ...]
+    targets: dict[str, np.ndarray]  # findings targets per split ("findings" task)
+    history: list[dict[str, float]]
+    best_epoch: int
+    seconds: float
+
+
+def fit_classifier(config: TrainConfig, train: ImageSet, val: ImageSet, test: ImageSet | None = None, progress=None) -> Fitted:
+    """Train with early stopping on validation; no reports, nothing saved (studies train many)."""
     multilabel = config.task == "findings"
     if not multilabel and (train.class_names != val.class_names or (test is not None and test.class_names != train.class_names)):
         raise DataError(f"class names differ between splits: {train.class_names} / {val.class_names}")
@@ -182,6 +188,22 @@ def train_classifier(
                 break
     model.load_state_dict(best_state)
     model.eval()
+    return Fitted(model, card, tuple(names), targets, history, best_epoch, time.perf_counter() - start)
+
+
+def train_classifier(
+    config: TrainConfig,
+    train: ImageSet,
+    val: ImageSet,
+    test: ImageSet | None,
+    out_dir: Path,
+    reproduce: str = "",
+    progress=None,
+) -> TrainResult:
+    fitted = fit_classifier(config, train, val, test, progress)
+    model, names, targets = fitted.model, fitted.names, fitted.targets
+    card = fitted.card
+    multilabel = card.multilabel
     val_probs = predict_probs(model, val.images, card)
     test_report = None
     thresholds: dict[str, float] = {}
@@ -195,27 +217,27 @@ def train_classifier(
         val_report = classification_report(val_probs, val.labels, val.class_names, config.bootstrap, config.seed)
         if test is not None:
             test_report = classification_report(predict_probs(model, test.images, card), test.labels, test.class_names, config.bootstrap, config.seed)
-    seconds = time.perf_counter() - start
+    seconds = fitted.seconds
     card = ClassifierCard(
         arch=config.arch,
         class_names=tuple(names),
-        input_size=size,
-        mean=arch.mean,
-        std=arch.std,
+        input_size=card.input_size,
+        mean=card.mean,
+        std=card.std,
         data={
             split: {"source": s.source, "sha256": s.content_hash(), "counts": s.class_counts(), "findings": s.finding_counts()}
             for split, s in (("train", train), ("val", val), ("test", test))
             if s is not None
         },
-        training={**config.__dict__, "input_size": size, "epochs_run": len(history), "best_epoch": best_epoch, "seconds": round(seconds, 1)},
+        training={**config.__dict__, "input_size": card.input_size, "epochs_run": len(fitted.history), "best_epoch": fitted.best_epoch, "seconds": round(seconds, 1)},
         metrics={"val": val_report, "test": test_report},
         reproduce=reproduce,
         versions=_versions(),
-        task=task,
+        task=card.task,
         thresholds=thresholds,
     )
     save_classifier(model, card, out_dir)
-    return TrainResult(Path(out_dir), len(history), best_epoch, val_report, test_report, seconds, history)
+    return TrainResult(Path(out_dir), len(fitted.history), fitted.best_epoch, val_report, test_report, seconds, fitted.history)
 
 
 def _versions() -> dict[str, str]:

@@ -10,7 +10,7 @@ os.environ.setdefault("DIFFUSERS_VERBOSITY", "error")
 
 import typer  # noqa: E402
 
-from edgegen.cli import bench, classifiers, cloud, doctor, export, finetune, gan, models, profiles, quality, reader, run  # noqa: E402
+from edgegen.cli import bench, classifiers, cloud, doctor, export, finetune, gan, models, profiles, quality, reader, run, study  # noqa: E402
 from edgegen.cli.errors import report_error  # noqa: E402
 
 app = typer.Typer(
@@ -36,6 +36,7 @@ app.command("classify")(run.classify_cmd)
 app.command("dalle")(cloud.dalle_cmd)
 app.command("cost")(cloud.cost_cmd)
 app.command("quality")(quality.quality_cmd)
+app.command("study")(study.study_cmd)
 app.add_typer(reader.app, name="reader")
 
 
@@ -66,3 +67,7 @@ def main() -> None:
             print("edgegen: interrupted", file=sys.stderr)
             sys.exit(130)
         sys.exit(report_error(exc))
+
+
+if __name__ == "__main__":
+    main()

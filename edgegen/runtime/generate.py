@@ -135,6 +135,7 @@ def generate_images(
             digest = sha256_bytes(data)
             record = {
                 **tags,
+                "seconds": round(result.timings.total_s / len(batch), 6),  # generation time per image (batch share)
                 "file": it.file,
                 "sha256": digest,
                 "run_key": run_key(facts, settings, it.prompt),
