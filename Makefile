@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.edgegen-installed
 
-.PHONY: bench test gpu openvino clean-venv
+.PHONY: bench test lint gpu openvino clean-venv
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,11 @@ bench: $(STAMP)
 ## The test suite (GPU tests skip themselves on machines without an NVIDIA GPU).
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+## Lint (ruff: pyflakes, pycodestyle at 120 columns, import order, bugbear) and format check.
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 ## NVIDIA machines: swap the CPU onnxruntime for onnxruntime-gpu (never both in one env), add
 ## TensorRT and NVML.

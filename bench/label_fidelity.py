@@ -34,7 +34,9 @@ def main() -> None:
     profile = load_profile("cpu-x86")
     steps = args.steps or profile.generation.steps
     guidance = profile.generation.guidance_scale if args.guidance is None else args.guidance
-    pipe, facts = open_sd_pipeline(RunConfig(Backend.TORCH, {c: Precision.FP32 for c in Component}), profile.generation.scheduler, model=args.model)
+    pipe, facts = open_sd_pipeline(
+        RunConfig(Backend.TORCH, {c: Precision.FP32 for c in Component}), profile.generation.scheduler, model=args.model
+    )
     classes = pipe.info.class_names
     t = time.perf_counter()
     images, labels = [], []
@@ -50,13 +52,31 @@ def main() -> None:
     test = load_default("test", profile.generation.resolution)
     scorer = QualityScorer(classes, {n: test.of_class(n).images for n in classes}, clf)
     q = scorer.score(images, labels, None)
-    real = scorer.score(np.repeat(load_default("val", profile.generation.resolution).images[..., None], 3, -1), load_default("val", profile.generation.resolution).labels, None)
+    real = scorer.score(
+        np.repeat(load_default("val", profile.generation.resolution).images[..., None], 3, -1),
+        load_default("val", profile.generation.resolution).labels,
+        None,
+    )
     out = {
-        "model": facts["model"], "model_sha256": facts["model_sha256"], "n_per_class": args.n, "steps": steps, "guidance": guidance,
-        "scheduler": profile.generation.scheduler.value, "size": profile.generation.resolution, "generation_s": round(gen_s, 1),
-        "label_fidelity": q.label_fidelity.per_class, "label_fidelity_overall": q.label_fidelity.overall,
-        "fid": q.fid, "kid": q.kid, "feature_extractor": q.feature_extractor,
-        "reference_real_val": {"label_fidelity": real.label_fidelity.per_class, "fid": real.fid, "kid": real.kid, "n": real.n_images},
+        "model": facts["model"],
+        "model_sha256": facts["model_sha256"],
+        "n_per_class": args.n,
+        "steps": steps,
+        "guidance": guidance,
+        "scheduler": profile.generation.scheduler.value,
+        "size": profile.generation.resolution,
+        "generation_s": round(gen_s, 1),
+        "label_fidelity": q.label_fidelity.per_class,
+        "label_fidelity_overall": q.label_fidelity.overall,
+        "fid": q.fid,
+        "kid": q.kid,
+        "feature_extractor": q.feature_extractor,
+        "reference_real_val": {
+            "label_fidelity": real.label_fidelity.per_class,
+            "fid": real.fid,
+            "kid": real.kid,
+            "n": real.n_images,
+        },
     }
     path = Path(__file__).parent / "results" / "label_fidelity.json"
     path.parent.mkdir(parents=True, exist_ok=True)

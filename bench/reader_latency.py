@@ -53,7 +53,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def reader_loop(url: str, token: str, think_s: tuple[float, float], seed: int, page_image_ms: list[float], post_ms: list[float], cold_ms: list[float], errors: list[str]) -> None:
+def reader_loop(
+    url: str,
+    token: str,
+    think_s: tuple[float, float],
+    seed: int,
+    page_image_ms: list[float],
+    post_ms: list[float],
+    cold_ms: list[float],
+    errors: list[str],
+) -> None:
     import httpx
 
     rng = np.random.default_rng(seed)
@@ -81,7 +90,11 @@ def reader_loop(url: str, token: str, think_s: tuple[float, float], seed: int, p
             csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
             trial = re.search(r'name="trial" value="(\d)"', page.text).group(1)
             t1 = time.perf_counter()
-            r = c.post("/answer", data={"csrf": csrf, "image_id": m.group(1), "trial": trial, "verdict": "real", "confidence": "3"}, follow_redirects=False)
+            r = c.post(
+                "/answer",
+                data={"csrf": csrf, "image_id": m.group(1), "trial": trial, "verdict": "real", "confidence": "3"},
+                follow_redirects=False,
+            )
             post_ms.append((time.perf_counter() - t1) * 1000)
             if r.status_code != 303:
                 errors.append(f"post status {r.status_code}")
@@ -95,7 +108,10 @@ def pct(xs: list[float]) -> dict[str, float]:
 def run_phase(url: str, tokens: list[str], think_s: tuple[float, float]) -> dict:
     """Every reader answers every image; page + image latency excludes each reader's cold start."""
     page_image, posts, cold, errors = [], [], [], []
-    threads = [threading.Thread(target=reader_loop, args=(url, tok, think_s, i, page_image, posts, cold, errors)) for i, tok in enumerate(tokens)]
+    threads = [
+        threading.Thread(target=reader_loop, args=(url, tok, think_s, i, page_image, posts, cold, errors))
+        for i, tok in enumerate(tokens)
+    ]
     t = time.perf_counter()
     for th in threads:
         th.start()
@@ -120,7 +136,14 @@ def main() -> None:
     ap.add_argument("--readers", type=int, default=10)
     ap.add_argument("--per-source", type=int, default=30)
     ap.add_argument("--size", type=int, default=512)
-    ap.add_argument("--think", type=float, nargs=2, default=(0.25, 0.75), metavar=("MIN_S", "MAX_S"), help="A reader's time on an image (uniform); real readers take seconds.")
+    ap.add_argument(
+        "--think",
+        type=float,
+        nargs=2,
+        default=(0.25, 0.75),
+        metavar=("MIN_S", "MAX_S"),
+        help="A reader's time on an image (uniform); real readers take seconds.",
+    )
     ap.add_argument("--out", type=Path, default=RESULTS)
     ap.add_argument("--note", default="", help="What else ran on the machine, for the record.")
     args = ap.parse_args()
@@ -133,10 +156,33 @@ def main() -> None:
         tmp = Path(tmp)
         synth = synthetic_folder(tmp / "synth", args.per_source)
         names = tuple(f"reader{i}" for i in range(2 * args.readers))  # one set per phase
-        study = create_study(CreateRequest(tmp / "study", "default", (SyntheticSource("bench", synth),), args.per_source, None, False, False, args.size, "test", 0, names))
+        study = create_study(
+            CreateRequest(
+                tmp / "study",
+                "default",
+                (SyntheticSource("bench", synth),),
+                args.per_source,
+                None,
+                False,
+                False,
+                args.size,
+                "test",
+                0,
+                names,
+            )
+        )
         image_kb = np.mean([p.stat().st_size for p in (study.study / "images").iterdir()]) / 1024
         port = free_port()
-        cmd = [sys.executable, "-c", "from edgegen.cli.app import main; main()", "reader", "serve", str(study.study), "--port", str(port)]
+        cmd = [
+            sys.executable,
+            "-c",
+            "from edgegen.cli.app import main; main()",
+            "reader",
+            "serve",
+            str(study.study),
+            "--port",
+            str(port),
+        ]
         server = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         url = f"http://127.0.0.1:{port}"
         try:
@@ -155,7 +201,10 @@ def main() -> None:
     import uvicorn
 
     result = {
-        "what": "page + image latency (GET /read, then GET /img/<id>) per reader step, ms; readers: simulated readers who look at each image for think_s; stress: no pause at all",
+        "what": (
+            "page + image latency (GET /read, then GET /img/<id>) per reader step, ms; readers: "
+            "simulated readers who look at each image for think_s; stress: no pause at all"
+        ),
         "concurrent_readers": args.readers,
         "images": study.n_images,
         "image_px": args.size,

@@ -23,13 +23,29 @@ def main() -> None:
     try:
         t = time.perf_counter()
         with PeakRssSampler(interval_s=0.1) as rss:
-            result = export_model(ExportRequest(model="sd15", profile="cpu-x86", out_root=root, precisions=(Precision.FP32,), components=(Component.UNET,), classifier=None, image_size=512))
+            result = export_model(
+                ExportRequest(
+                    model="sd15",
+                    profile="cpu-x86",
+                    out_root=root,
+                    precisions=(Precision.FP32,),
+                    components=(Component.UNET,),
+                    classifier=None,
+                    image_size=512,
+                )
+            )
         seconds = time.perf_counter() - t
         art = result.manifest.find(Component.UNET, Precision.FP32)
         files = sorted(p.name for p in result.folder.iterdir() if p.name.startswith("unet."))
         out = {
-            "model": "sd15 (random weights)", "component": "unet", "export_and_validate_s": round(seconds, 1), "export_only_s": art.seconds,
-            "peak_rss_gb": round(rss.peak_mb / 1024, 2), "onnx_files": files, "external_data": art.external_data, "bytes": art.bytes,
+            "model": "sd15 (random weights)",
+            "component": "unet",
+            "export_and_validate_s": round(seconds, 1),
+            "export_only_s": art.seconds,
+            "peak_rss_gb": round(rss.peak_mb / 1024, 2),
+            "onnx_files": files,
+            "external_data": art.external_data,
+            "bytes": art.bytes,
             "checks": [c.__dict__ for c in art.checks],
         }
         path = Path(__file__).parent / "results" / "sd15_unet_export.json"

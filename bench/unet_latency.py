@@ -42,7 +42,18 @@ def main() -> None:
 
     t = time.perf_counter()
     with PeakRssSampler() as rss:
-        result = export_model(ExportRequest(model=args.model, profile="cpu-x86", out_root=DEFAULT_EXPORT_ROOT, precisions=(Precision.INT8,), components=(Component.UNET,), classifier=None, image_size=args.size, calibration_samples=args.calibration_samples))
+        result = export_model(
+            ExportRequest(
+                model=args.model,
+                profile="cpu-x86",
+                out_root=DEFAULT_EXPORT_ROOT,
+                precisions=(Precision.INT8,),
+                components=(Component.UNET,),
+                classifier=None,
+                image_size=args.size,
+                calibration_samples=args.calibration_samples,
+            )
+        )
     export_s = time.perf_counter() - t
     folder = result.folder
     pipe = resolve_model(args.model).load_pipeline()
@@ -60,11 +71,14 @@ def main() -> None:
     for r in runners.values():
         r.load()
     ref = [runners["torch eager fp32"].run(x)["noise_pred"] for x in inputs]
-    drift = {name: float(np.median([rel_l2(r.run(x)["noise_pred"], y) for x, y in zip(inputs, ref, strict=True)])) for name, r in runners.items()}
+    drift = {
+        name: float(np.median([rel_l2(r.run(x)["noise_pred"], y) for x, y in zip(inputs, ref, strict=True)]))
+        for name, r in runners.items()
+    }
     times: dict[str, list[float]] = {name: [] for name in runners}
     order = list(runners)
     for rnd in range(args.rounds):
-        for name in order[rnd % len(order):] + order[: rnd % len(order)]:  # rotate to spread drift in machine speed
+        for name in order[rnd % len(order) :] + order[: rnd % len(order)]:  # rotate to spread drift in machine speed
             for k in range(args.calls):
                 runners[name].run(inputs[k % len(inputs)])
                 times[name].append(runners[name].last_inference_s)
@@ -79,21 +93,49 @@ def main() -> None:
     rows = []
     for name in runners:
         s = summarize(times[name])
-        rows.append({"variant": name, "median_s": s.median, "p90_s": s.p90, "min_s": s.min, "max_s": s.max, "n": s.n, "speedup_vs_torch": base / s.median, "rel_l2_vs_torch": drift[name], "gflops_per_s": flops / s.median / 1e9 if flops else None})
+        rows.append(
+            {
+                "variant": name,
+                "median_s": s.median,
+                "p90_s": s.p90,
+                "min_s": s.min,
+                "max_s": s.max,
+                "n": s.n,
+                "speedup_vs_torch": base / s.median,
+                "rel_l2_vs_torch": drift[name],
+                "gflops_per_s": flops / s.median / 1e9 if flops else None,
+            }
+        )
     out = {
-        "model": args.model, "image_size": args.size, "latent": args.size // 8, "unet_batch": 2,
-        "unet_params": sum(p.numel() for p in pipe.unet.parameters()), "unet_gflop_per_call": flops / 1e9 if flops else None,
-        "export_s": export_s, "export_peak_rss_mb": rss.peak_mb, "exported": result.exported, "reused": result.reused,
+        "model": args.model,
+        "image_size": args.size,
+        "latent": args.size // 8,
+        "unet_batch": 2,
+        "unet_params": sum(p.numel() for p in pipe.unet.parameters()),
+        "unet_gflop_per_call": flops / 1e9 if flops else None,
+        "export_s": export_s,
+        "export_peak_rss_mb": rss.peak_mb,
+        "exported": result.exported,
+        "reused": result.reused,
         "int8": result.manifest.find(Component.UNET, Precision.INT8).int8,
-        "rounds": args.rounds, "calls_per_round": args.calls, "machine": platform.processor() or platform.machine(), "rows": rows,
+        "rounds": args.rounds,
+        "calls_per_round": args.calls,
+        "machine": platform.processor() or platform.machine(),
+        "rows": rows,
     }
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / f"unet_latency_{resolve_model(args.model).name}_{args.size}.json"
     path.write_text(json.dumps(out, indent=2) + "\n")
-    print(f"{args.model} UNet ({out['unet_params'] / 1e6:.1f}M params), {args.size}px → {args.size // 8}² latents, batch 2, {out['unet_gflop_per_call'] or 0:.2f} GFLOP/call")
+    print(
+        f"{args.model} UNet ({out['unet_params'] / 1e6:.1f}M params), {args.size}px → "
+        f"{args.size // 8}² latents, batch 2, {out['unet_gflop_per_call'] or 0:.2f} GFLOP/call"
+    )
     print(f"{'variant':26s} {'median s':>9s} {'p90 s':>8s} {'× torch':>8s} {'rel-L2':>9s} {'GFLOP/s':>8s}")
     for r in rows:
-        print(f"{r['variant']:26s} {r['median_s']:9.4f} {r['p90_s']:8.4f} {r['speedup_vs_torch']:8.2f} {r['rel_l2_vs_torch']:9.2e} {r['gflops_per_s'] or 0:8.1f}")
+        print(
+            f"{r['variant']:26s} {r['median_s']:9.4f} {r['p90_s']:8.4f} "
+            f"{r['speedup_vs_torch']:8.2f} {r['rel_l2_vs_torch']:9.2e} {r['gflops_per_s'] or 0:8.1f}"
+        )
     print(f"saved {path}")
 
 

@@ -39,7 +39,9 @@ class Condition:
 
 def compose_prompt(template: str, class_name: str, population: str, findings: tuple[str, ...]) -> str:
     if not any(k in template for k in ("{class}", "{findings}")):
-        raise UsageError(f"prompt template {template!r} has neither {{class}} nor {{findings}}", hint=f'e.g. "{FINDINGS_TEMPLATE}"')
+        raise UsageError(
+            f"prompt template {template!r} has neither {{class}} nor {{findings}}", hint=f'e.g. "{FINDINGS_TEMPLATE}"'
+        )
     fmap = load_findings_map()
     if findings:
         words = ", ".join(fmap.get(f).words for f in findings)
@@ -59,7 +61,9 @@ def image_conditions(data, names: tuple[str, ...] | None = None) -> list[Conditi
         present: tuple[str, ...] = ()
         if data.is_multilabel:
             row = data.findings[i]
-            present = tuple(n for j, n in enumerate(data.finding_names) if row[j] == 1 and (names is None or n in names))
+            present = tuple(
+                n for j, n in enumerate(data.finding_names) if row[j] == 1 and (names is None or n in names)
+            )
             if NO_FINDING in present and len(present) > 1:
                 present = tuple(p for p in present if p != NO_FINDING)
             present = _ordered(present)
@@ -146,7 +150,15 @@ def training_conditioning(data, template: str) -> tuple[Conditioning, list[str]]
         if common and n >= 0.5 * len(idx):
             classes[name] = {"population": str(pop), "findings": list(common)}
     return (
-        Conditioning(template, tuple(classes), classes, tuple(pops), findings, {f: w.most_common(1)[0][0] for f, w in where.items() if w}, dict(Counter(prompts))),
+        Conditioning(
+            template,
+            tuple(classes),
+            classes,
+            tuple(pops),
+            findings,
+            {f: w.most_common(1)[0][0] for f, w in where.items() if w},
+            dict(Counter(prompts)),
+        ),
         prompts,
     )
 
@@ -163,9 +175,15 @@ def resolve_conditions(
     out: list[Condition] = []
     # A model with no vocabulary at all (a preset with random weights) knows nothing to protect.
     allow_unknown = allow_unknown or (not vocab.class_names and not vocab.composes)
-    opt_in = "pass --allow-unknown-conditions to generate it anyway (images will be labelled with a condition the model was not trained on)"
+    opt_in = (
+        "pass --allow-unknown-conditions to generate it anyway (images "
+        "will be labelled with a condition the model was not trained on)"
+    )
     if population and vocab.populations and population not in vocab.populations and not allow_unknown:
-        raise UsageError(f"population {population!r} is not one the model was trained on ({', '.join(vocab.populations)})", hint=opt_in)
+        raise UsageError(
+            f"population {population!r} is not one the model was trained on ({', '.join(vocab.populations)})",
+            hint=opt_in,
+        )
     for name in classes or ():
         if name in vocab.classes:
             spec = vocab.classes[name]
@@ -187,11 +205,23 @@ def resolve_conditions(
         resolved = _resolve_findings(fmap, item)
         unknown = [f for f in resolved if f not in vocab.findings]
         if unknown and not allow_unknown:
-            raise UsageError(f"finding {unknown[0]!r} is not one the model was trained on (it knows: {', '.join(vocab.findings)})", hint=opt_in)
-        pop = population or vocab.finding_populations.get(resolved[0], vocab.populations[0] if vocab.populations else "")
+            raise UsageError(
+                f"finding {unknown[0]!r} is not one the model was trained on (it knows: {', '.join(vocab.findings)})",
+                hint=opt_in,
+            )
+        pop = population or vocab.finding_populations.get(
+            resolved[0], vocab.populations[0] if vocab.populations else ""
+        )
         out.append(Condition("+".join(resolved), pop, resolved))
     if not classes and not findings:
-        out = [Condition(n, population or vocab.classes.get(n, {}).get("population", ""), tuple(vocab.classes.get(n, {}).get("findings", ()))) for n in vocab.class_names]
+        out = [
+            Condition(
+                n,
+                population or vocab.classes.get(n, {}).get("population", ""),
+                tuple(vocab.classes.get(n, {}).get("findings", ())),
+            )
+            for n in vocab.class_names
+        ]
     if not out:
         raise UsageError("nothing to generate: the model names no classes", hint="pass --class NAME or --finding NAME")
     return out

@@ -61,7 +61,11 @@ def edge_usd_per_image_at_utilization(e: EdgeInputs) -> float:
 
 
 def edge_usd_per_month(e: EdgeInputs, images_per_month: float) -> float:
-    return boxes_needed(e, images_per_month) * hardware_usd_per_month(e) + images_per_month * energy_usd_per_image(e) + idle_usd_per_month(e, images_per_month)
+    return (
+        boxes_needed(e, images_per_month) * hardware_usd_per_month(e)
+        + images_per_month * energy_usd_per_image(e)
+        + idle_usd_per_month(e, images_per_month)
+    )
 
 
 def edge_usd_per_image_at_volume(e: EdgeInputs, images_per_month: float) -> float:

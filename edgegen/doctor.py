@@ -56,7 +56,13 @@ def _fallback(profiles: list[DeviceProfile], kind: DeviceKind, why: str) -> tupl
     if not same_kind:
         return DEFAULT_PROFILE, why
     # Generic profiles (no match rules) first, then the smallest memory budget: the safe start.
-    best = min(same_kind, key=lambda p: (bool(p.device.cpu_model_contains or p.device.gpu_name_contains or p.device.jetson_model_contains), p.memory_budget_gb))
+    best = min(
+        same_kind,
+        key=lambda p: (
+            bool(p.device.cpu_model_contains or p.device.gpu_name_contains or p.device.jetson_model_contains),
+            p.memory_budget_gb,
+        ),
+    )
     return best.name, f"{why}; closest safe profile"
 
 

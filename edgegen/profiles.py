@@ -30,7 +30,12 @@ def _need(cond: bool, field_name: str, problem: str, fix: str) -> None:
 
 
 def _need_dated(source: str, field_name: str = "source") -> None:
-    _need(bool(_DATED.search(source)), field_name, "has no date", "cite where the figure comes from with a YYYY-MM(-DD) date")
+    _need(
+        bool(_DATED.search(source)),
+        field_name,
+        "has no date",
+        "cite where the figure comes from with a YYYY-MM(-DD) date",
+    )
 
 
 @dataclass(frozen=True)
@@ -62,7 +67,12 @@ class GenerationDefaults:
     scheduler: SchedulerName
 
     def __post_init__(self) -> None:
-        _need(self.resolution % 8 == 0 and self.resolution >= 64, "resolution", f"{self.resolution} is not a multiple of 8 ≥ 64", "use e.g. 512")
+        _need(
+            self.resolution % 8 == 0 and self.resolution >= 64,
+            "resolution",
+            f"{self.resolution} is not a multiple of 8 ≥ 64",
+            "use e.g. 512",
+        )
         _need(self.steps >= 1, "steps", "must be ≥ 1", "use e.g. 20")
         _need(self.batch >= 1, "batch", "must be ≥ 1", "use e.g. 1")
 
@@ -74,7 +84,12 @@ class DimRange:
     max: int
 
     def __post_init__(self) -> None:
-        _need(0 < self.min <= self.opt <= self.max, "min", f"needs 0 < min ≤ opt ≤ max, got {self.min}/{self.opt}/{self.max}", "reorder the three values")
+        _need(
+            0 < self.min <= self.opt <= self.max,
+            "min",
+            f"needs 0 < min ≤ opt ≤ max, got {self.min}/{self.opt}/{self.max}",
+            "reorder the three values",
+        )
 
 
 @dataclass(frozen=True)
@@ -86,7 +101,12 @@ class ShapeRanges:
 
     def __post_init__(self) -> None:
         for v in (self.resolution.min, self.resolution.opt, self.resolution.max):
-            _need(v % 8 == 0, "resolution", f"{v} is not a multiple of 8", "image sides must be multiples of 8 (the VAE downsamples by 8)")
+            _need(
+                v % 8 == 0,
+                "resolution",
+                f"{v} is not a multiple of 8",
+                "image sides must be multiples of 8 (the VAE downsamples by 8)",
+            )
 
 
 @dataclass(frozen=True)
@@ -157,11 +177,21 @@ class DeviceProfile:
 
     def __post_init__(self) -> None:
         _need(len(self.backends) > 0, "backends", "is empty", "list at least one backend, e.g. [ort-cpu, torch]")
-        _need(len(set(self.backends)) == len(self.backends), "backends", "lists a backend twice", "keep each once, in preference order")
+        _need(
+            len(set(self.backends)) == len(self.backends),
+            "backends",
+            "lists a backend twice",
+            "keep each once, in preference order",
+        )
         _need(self.memory_budget_gb > 0, "memory_budget_gb", "must be > 0", "use the memory edgegen may use, in GB")
         _need(self.threads is None or self.threads >= 1, "threads", "must be ≥ 1", "leave it out to use all cores")
         lo, hi = self.shapes.resolution.min, self.shapes.resolution.max
-        _need(lo <= self.generation.resolution <= hi, "generation.resolution", f"{self.generation.resolution} is outside shapes.resolution [{lo}, {hi}]", "widen shapes.resolution or change the default")
+        _need(
+            lo <= self.generation.resolution <= hi,
+            "generation.resolution",
+            f"{self.generation.resolution} is outside shapes.resolution [{lo}, {hi}]",
+            "widen shapes.resolution or change the default",
+        )
 
 
 def profile_names(directory: Path | None = None) -> list[str]:

@@ -81,7 +81,13 @@ def markdown_to_html(md: str, title: str) -> str:
                     rows.append([c.strip() for c in lines[i].strip("|").split("|")])
                 i += 1
             head, *rest = rows
-            body.append("<table><tr>" + "".join(f"<th>{inline(c)}</th>" for c in head) + "</tr>" + "".join("<tr>" + "".join(f"<td>{inline(c)}</td>" for c in r) + "</tr>" for r in rest) + "</table>")
+            body.append(
+                "<table><tr>"
+                + "".join(f"<th>{inline(c)}</th>" for c in head)
+                + "</tr>"
+                + "".join("<tr>" + "".join(f"<td>{inline(c)}</td>" for c in r) + "</tr>" for r in rest)
+                + "</table>"
+            )
             continue
         if m := re.match(r"!\[(.*?)\]\((.*?)\)", line):
             body.append(f'<img alt="{html.escape(m[1])}" src="{m[2]}">')
@@ -96,11 +102,21 @@ def markdown_to_html(md: str, title: str) -> str:
         elif line.strip():
             body.append(f"<p>{inline(line)}</p>")
         i += 1
-    style = "body{font-family:sans-serif;max-width:1400px;margin:auto}table{border-collapse:collapse;font-size:12px}td,th{border:1px solid #ccc;padding:3px 6px}img{max-width:100%}"
-    return f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title><style>{style}</style></head><body>{''.join(body)}</body></html>\n"
+    style = (
+        "body{font-family:sans-serif;max-width:1400px;margin:auto}"
+        "table{border-collapse:collapse;font-size:12px}"
+        "td,th{border:1px solid #ccc;padding:3px 6px}"
+        "img{max-width:100%}"
+    )
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+        f"<style>{style}</style></head><body>{''.join(body)}</body></html>\n"
+    )
 
 
-def write_report(folder: Path, render: Callable[[dict[str, str]], str], pngs: dict[str, bytes], title: str) -> dict[str, Path]:
+def write_report(
+    folder: Path, render: Callable[[dict[str, str]], str], pngs: dict[str, bytes], title: str
+) -> dict[str, Path]:
     """report.md (PNG files beside it) and report.html (PNGs inlined): `render(image_sources)`
     returns the Markdown given each PNG's name → its source (a file name or a data: URI)."""
     folder = Path(folder)

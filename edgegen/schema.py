@@ -96,7 +96,11 @@ def _convert(tp: Any, value: Any, key: str, issues: list[SchemaIssue]) -> Any:
 
 def _build(cls: type, data: Any, prefix: str, issues: list[SchemaIssue]) -> Any:
     if not isinstance(data, dict):
-        issues.append(SchemaIssue(prefix, f"expected a mapping, got {data!r}", f"write {prefix or 'the file'} as key: value pairs"))
+        issues.append(
+            SchemaIssue(
+                prefix, f"expected a mapping, got {data!r}", f"write {prefix or 'the file'} as key: value pairs"
+            )
+        )
         return None
     hints = get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 
-class Backend(str, Enum):
+class Backend(StrEnum):
     TORCH = "torch"
     ORT_CPU = "ort-cpu"
     ORT_CUDA = "ort-cuda"
@@ -14,13 +14,13 @@ class Backend(str, Enum):
     OPENVINO = "openvino"
 
 
-class Precision(str, Enum):
+class Precision(StrEnum):
     FP32 = "fp32"
     FP16 = "fp16"
     INT8 = "int8"
 
 
-class Component(str, Enum):
+class Component(StrEnum):
     TEXT_ENCODER = "text_encoder"
     UNET = "unet"
     VAE_DECODER = "vae_decoder"
@@ -29,13 +29,13 @@ class Component(str, Enum):
     GENERATOR = "generator"  # a GAN generator: (z, condition) → image
 
 
-class DeviceKind(str, Enum):
+class DeviceKind(StrEnum):
     CPU = "cpu"
     CUDA = "cuda"  # a discrete / laptop NVIDIA GPU
     JETSON = "jetson"  # an NVIDIA Jetson module (integrated GPU, shared memory)
 
 
-class SchedulerName(str, Enum):
+class SchedulerName(StrEnum):
     DDIM = "ddim"
     EULER = "euler"
     DPMPP = "dpm++"

@@ -70,5 +70,11 @@ def tiny_export(tmp_path_factory):
     from edgegen.types import Precision
 
     root = tmp_path_factory.mktemp("export")
-    request = ExportRequest(model="tiny", profile="cpu-x86", out_root=root, precisions=(Precision.FP16, Precision.INT8), calibration_samples=4)
+    request = ExportRequest(
+        model="tiny",
+        profile="cpu-x86",
+        out_root=root,
+        precisions=(Precision.FP16, Precision.INT8),
+        calibration_samples=4,
+    )
     return request, export_model(request)

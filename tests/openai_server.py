@@ -29,8 +29,14 @@ def _error(code: str | None, message: str, type_: str) -> dict:
     return {"error": {"code": code, "message": message, "param": None, "type": type_}}
 
 
-POLICY = _error("content_policy_violation", "Your request was rejected as a result of our safety system.", "invalid_request_error")
-RATE = _error("rate_limit_exceeded", "Rate limit exceeded for images per minute in organization org-XXXX. Limit: 1/1min.", "requests")
+POLICY = _error(
+    "content_policy_violation", "Your request was rejected as a result of our safety system.", "invalid_request_error"
+)
+RATE = _error(
+    "rate_limit_exceeded",
+    "Rate limit exceeded for images per minute in organization org-XXXX. Limit: 1/1min.",
+    "requests",
+)
 SERVER = _error(None, "The server had an error while processing your request.", "server_error")
 
 
@@ -97,11 +103,19 @@ class FakeImagesAPI:
                 payload = {"created": int(time.time()), "data": [item]}
                 if model.startswith("gpt-image"):
                     payload["usage"] = {
-                        "input_tokens": 20, "output_tokens": 272, "total_tokens": 292,
+                        "input_tokens": 20,
+                        "output_tokens": 272,
+                        "total_tokens": 292,
                         "input_tokens_details": {"text_tokens": 20, "image_tokens": 0},
                         "output_tokens_details": {"image_tokens": 272, "text_tokens": 0},
                     }
-                    payload.update({"size": body.get("size", "1024x1024"), "quality": body.get("quality", "low"), "output_format": "png"})
+                    payload.update(
+                        {
+                            "size": body.get("size", "1024x1024"),
+                            "quality": body.get("quality", "low"),
+                            "output_format": "png",
+                        }
+                    )
                 return self._send(200, payload)
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)

@@ -42,34 +42,64 @@ def write_real_folder(root: Path, per_class: int = 6, size: int = 40, seed: int 
             info.add_text("PatientName", "DOE^JANE")
             exif = Image.Exif()
             exif[0x010E] = f"{SECRET_FILE} real description"  # ImageDescription
-            Image.fromarray(_image(rng, size)).save(root / cls / f"{SECRET_FILE}-real-{i:03d}.png", pnginfo=info, exif=exif.tobytes())
+            Image.fromarray(_image(rng, size)).save(
+                root / cls / f"{SECRET_FILE}-real-{i:03d}.png", pnginfo=info, exif=exif.tobytes()
+            )
     return root
 
 
-def write_synthetic_folder(root: Path, name: str, n: int = 6, size: int = 32, findings: tuple[str, ...] = (), seed: int = 2) -> Path:
+def write_synthetic_folder(
+    root: Path, name: str, n: int = 6, size: int = 32, findings: tuple[str, ...] = (), seed: int = 2
+) -> Path:
     """An `edgegen generate`-shaped folder: <class>/<file>.png with provenance chunks + manifest.jsonl."""
     rng = np.random.default_rng(seed)
     cls = "+".join(findings) if findings else "pneumonia"
     (root / cls).mkdir(parents=True, exist_ok=True)
     for i in range(n):
         rel = f"{cls}/{SECRET_FILE}-{name}-{i:03d}.png"
-        tags = {"model": f"{name}-model", "backend": "ort-cpu", "precision": "fp32", "seed": i, "prompt": f"a chest X-ray, {cls}"}
+        tags = {
+            "model": f"{name}-model",
+            "backend": "ort-cpu",
+            "precision": "fp32",
+            "seed": i,
+            "prompt": f"a chest X-ray, {cls}",
+        }
         (root / rel).write_bytes(png_bytes(_image(rng, size), tags))
-        append_line(root / "manifest.jsonl", {"file": rel, "class": cls, "population": "adult", "findings": list(findings), "synthetic": True, **tags})
+        append_line(
+            root / "manifest.jsonl",
+            {"file": rel, "class": cls, "population": "adult", "findings": list(findings), "synthetic": True, **tags},
+        )
     return root
 
 
-def make_study(tmp: Path, per_source: int = 3, sources: int = 2, findings: bool = False, second_trial: bool = False, readers: tuple[str, ...] = ("ann",), seed: int = 0):
+def make_study(
+    tmp: Path,
+    per_source: int = 3,
+    sources: int = 2,
+    findings: bool = False,
+    second_trial: bool = False,
+    readers: tuple[str, ...] = ("ann",),
+    seed: int = 0,
+):
     """A study of `per_source` images from each of `sources` (1 or 2) synthetic folders and as many
     real ones in all; the synthetic folders hold a few more images than asked for."""
     from edgegen.reader.create import CreateRequest, SyntheticSource, create_study
 
     n = per_source + 3
     real = write_real_folder(tmp / "real", per_class=(per_source * sources + 1) // 2 + 2)
-    synth = [SyntheticSource(SOURCE_NAMES[0], write_synthetic_folder(tmp / "fp32", SOURCE_NAMES[0], n, findings=("pleural_effusion",) if findings else ()))]
+    synth = [
+        SyntheticSource(
+            SOURCE_NAMES[0],
+            write_synthetic_folder(
+                tmp / "fp32", SOURCE_NAMES[0], n, findings=("pleural_effusion",) if findings else ()
+            ),
+        )
+    ]
     if sources > 1:
         synth.append(SyntheticSource(SOURCE_NAMES[1], write_synthetic_folder(tmp / "gan", SOURCE_NAMES[1], n, seed=3)))
-    request = CreateRequest(tmp / "study", str(real), tuple(synth), per_source, None, findings, second_trial, 48, "test", seed, readers)
+    request = CreateRequest(
+        tmp / "study", str(real), tuple(synth), per_source, None, findings, second_trial, 48, "test", seed, readers
+    )
     return create_study(request)
 
 
@@ -94,10 +124,21 @@ class Server:
     def start(self, timeout: float = 60.0) -> Server:
         import httpx
 
-        cmd = [sys.executable, "-c", "from edgegen.cli.app import main; main()", "reader", "serve", str(self.study), "--port", str(self.port)]
+        cmd = [
+            sys.executable,
+            "-c",
+            "from edgegen.cli.app import main; main()",
+            "reader",
+            "serve",
+            str(self.study),
+            "--port",
+            str(self.port),
+        ]
         log = self.study.parent / "server.log"
         with log.open("ab") as err:
-            self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+            self.proc = subprocess.Popen(
+                cmd, stdout=subprocess.DEVNULL, stderr=err, env={**os.environ, "PYTHONUNBUFFERED": "1"}
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -140,7 +181,14 @@ def parse_page(html: str) -> Page:
     finding = re.search(r"<legend>Does it show (.+?)\?</legend>", html)
     counter = re.search(r'<span id="counter">([^<]*)</span>', html)
     trial = field("trial")
-    return Page(field("image_id"), field("csrf"), int(trial) if trial else None, finding.group(1) if finding else None, counter.group(1) if counter else None, html)
+    return Page(
+        field("image_id"),
+        field("csrf"),
+        int(trial) if trial else None,
+        finding.group(1) if finding else None,
+        counter.group(1) if counter else None,
+        html,
+    )
 
 
 class HttpReader:
@@ -158,8 +206,18 @@ class HttpReader:
         r.raise_for_status()
         return parse_page(r.text)
 
-    def answer(self, page: Page, verdict: str = "synthetic", confidence: int = 3, likert: int = 4, cue: str = "") -> int:
-        data = {"csrf": page.csrf, "image_id": page.image_id, "trial": str(page.trial), "verdict": verdict, "confidence": str(confidence), "cue": cue, "client_ms": "1234"}
+    def answer(
+        self, page: Page, verdict: str = "synthetic", confidence: int = 3, likert: int = 4, cue: str = ""
+    ) -> int:
+        data = {
+            "csrf": page.csrf,
+            "image_id": page.image_id,
+            "trial": str(page.trial),
+            "verdict": verdict,
+            "confidence": str(confidence),
+            "cue": cue,
+            "client_ms": "1234",
+        }
         if page.finding:
             data["finding_likert"] = str(likert)
         return self.client.post("/answer", data=data, follow_redirects=False).status_code

@@ -9,7 +9,7 @@ import json
 import numpy as np
 import pytest
 
-from edgegen.benchmark.legs import plan_legs, select_legs, all_legs
+from edgegen.benchmark.legs import all_legs, plan_legs, select_legs
 from edgegen.benchmark.memory import PeakRssSampler, vm_hwm_bytes
 from edgegen.benchmark.power import RaplMeter, integrate, parse_tegrastats_watts, rapl_readable
 from edgegen.benchmark.results import load_results
@@ -19,7 +19,16 @@ from edgegen.types import Backend
 
 from .conftest import FIXTURES
 
-LEGS = ("sd/torch/fp32", "sd/ort-cpu/fp32", "sd/ort-cpu/int8", "sd/trt/fp16", "gan/torch/fp32", "gan/ort-cpu/fp32", "classifier/torch/fp32", "classifier/ort-cpu/int8")
+LEGS = (
+    "sd/torch/fp32",
+    "sd/ort-cpu/fp32",
+    "sd/ort-cpu/int8",
+    "sd/trt/fp16",
+    "gan/torch/fp32",
+    "gan/ort-cpu/fp32",
+    "classifier/torch/fp32",
+    "classifier/ort-cpu/int8",
+)
 
 
 @pytest.fixture(scope="module")
@@ -34,8 +43,19 @@ def bench(tmp_path_factory, tiny_pipeline):
     gan = root / "tiny-gan"
     train_gan(load_dataset("cxr-128", "val", 32), GanTrainConfig(preset="gan-tiny", steps=2, batch_size=4), gan)
     config = BenchConfig(
-        out=root / "run", model=str(model), gan_model=str(gan), profile="cpu-x86", legs=LEGS, steps=2, size=64, quality_per_class=8,
-        rounds=3, calls_per_round=1, batch_sizes=(1, 2), gan_batch_sizes=(1, 8), export_root=root / "export",
+        out=root / "run",
+        model=str(model),
+        gan_model=str(gan),
+        profile="cpu-x86",
+        legs=LEGS,
+        steps=2,
+        size=64,
+        quality_per_class=8,
+        rounds=3,
+        calls_per_round=1,
+        batch_sizes=(1, 2),
+        gan_batch_sizes=(1, 8),
+        export_root=root / "export",
     )
     return run_bench(config)
 
@@ -63,7 +83,10 @@ def test_ratios_quality_and_cost_are_filled(bench):
     h = r.headline
     ratio = h["sd_ort_fp32_vs_torch_latency"]
     assert ratio["rounds"] == 3 and ratio["low"] <= ratio["value"] <= ratio["high"] and ratio["verdict"]
-    assert h["gan_vs_diffusion_images_per_s"]["value"] > 0 and h["classifier_best_vs_torch_throughput"]["leg"] == "classifier/ort-cpu/int8"
+    assert (
+        h["gan_vs_diffusion_images_per_s"]["value"] > 0
+        and h["classifier_best_vs_torch_throughput"]["leg"] == "classifier/ort-cpu/int8"
+    )
     gq = r.leg("gan/ort-cpu/fp32").quality
     cond = gq["conditions"]["normal"]
     assert cond["n"] == 8 and cond["kid_floor"]["low"] <= cond["kid_floor"]["value"] <= cond["kid_floor"]["high"]
@@ -72,7 +95,9 @@ def test_ratios_quality_and_cost_are_filled(bench):
     floor = r.leg("gan/torch/fp32").quality["conditions"]["normal"]["kid_floor"]
     assert floor == cond["kid_floor"]  # one real floor for every leg
     cost = r.leg("gan/ort-cpu/fp32").cost
-    assert cost["edge_usd_per_image_full_utilization"] < r.leg("sd/torch/fp32").cost["edge_usd_per_image_full_utilization"]  # faster → cheaper
+    assert (
+        cost["edge_usd_per_image_full_utilization"] < r.leg("sd/torch/fp32").cost["edge_usd_per_image_full_utilization"]
+    )  # faster → cheaper
     notes = {(v["model"], v["size"]): v["note"] for v in cost["vs_cloud"]}
     assert ("dall-e-2", "256x256") in notes and "edge 64 px vs cloud 256x256" in notes[("dall-e-2", "256x256")]
     assert r.compute["unet_flops_per_call"] > 0 and r.leg("sd/ort-cpu/int8").summary["achieved_gflops"] > 0
@@ -84,11 +109,18 @@ def test_results_json_and_reports(bench, run_cli, tmp_path):
     raw = json.loads(files["results"].read_text())
     assert raw["schema_version"] == 2 and raw["model"]["sha256"] and raw["software"]["torch"]
     md = files["markdown"].read_text()
-    assert "## Headline" in md and "over 3 rounds" in md and "![latency.png](latency.png)" in md and "grid_gan_ort-cpu_fp32.png" in md
+    assert (
+        "## Headline" in md
+        and "over 3 rounds" in md
+        and "![latency.png](latency.png)" in md
+        and "grid_gan_ort-cpu_fp32.png" in md
+    )
     html = files["html"].read_text()
     assert "<table>" in html and "data:image/png;base64," in html
     code, _, _ = run_cli("report", str(files["results"]), "--out", str(tmp_path))
-    assert code == 0 and (tmp_path / "report.html").is_file() and (tmp_path / "quality_vs_speed.png").stat().st_size > 1000
+    assert (
+        code == 0 and (tmp_path / "report.html").is_file() and (tmp_path / "quality_vs_speed.png").stat().st_size > 1000
+    )
     assert load_results(files["results"]).leg("sd/ort-cpu/int8").status == "ok"
     (tmp_path / "bad.json").write_text("{}")
     with pytest.raises(ArtifactError, match="results schema"):
@@ -105,9 +137,22 @@ def test_a_failing_leg_is_recorded_and_the_others_go_on(tmp_path, tiny_export):
     copy = tmp_path / "export"
     shutil.copytree(folder, copy)
     (copy / "unet.int8.onnx").write_bytes(b"corrupt")
-    gen = GenSettings(steps=1, guidance_scale=3.0, scheduler="dpm++", size=64, conditions=({"name": "normal"},), prompt_template="x {class}", batch_sizes=(1,), rounds=2, calls_per_round=1)
+    gen = GenSettings(
+        steps=1,
+        guidance_scale=3.0,
+        scheduler="dpm++",
+        size=64,
+        conditions=({"name": "normal"},),
+        prompt_template="x {class}",
+        batch_sizes=(1,),
+        rounds=2,
+        calls_per_round=1,
+    )
     p = {"text_encoder": "fp32", "vae_decoder": "fp32"}
-    legs = [LegSpec("sd/ort-cpu/int8", "sd", Backend.ORT_CPU, {**p, "unet": "int8"}, "tiny", str(copy)), LegSpec("sd/ort-cpu/fp32", "sd", Backend.ORT_CPU, {**p, "unet": "fp32"}, "tiny", str(copy))]
+    legs = [
+        LegSpec("sd/ort-cpu/int8", "sd", Backend.ORT_CPU, {**p, "unet": "int8"}, "tiny", str(copy)),
+        LegSpec("sd/ort-cpu/fp32", "sd", Backend.ORT_CPU, {**p, "unet": "fp32"}, "tiny", str(copy)),
+    ]
     runs = run_legs(legs, gen, tmp_path / "run", 30.0, 300, quality=False)
     assert runs[0].status == "failed" and "does not match its recorded sha256" in runs[0].error
     assert runs[1].status == "ok" and len(runs[1].rounds["1"]) == 2
@@ -146,25 +191,47 @@ def test_unknown_legs_are_an_error_not_an_empty_run():
     usable = {b: None for b in Backend}
     with pytest.raises(UsageError, match="unknown leg\\(s\\) nope"):
         plan_legs(usable, "/a", None, "default", None, {"nope"})
-    legs = plan_legs(usable | {Backend.TENSORRT: "tensorrt not installed"}, "/a", None, "default", None, {"sd/ort-cpu/*", "sd/trt/fp16", "sd/optimum-ort/fp32"})
+    legs = plan_legs(
+        usable | {Backend.TENSORRT: "tensorrt not installed"},
+        "/a",
+        None,
+        "default",
+        None,
+        {"sd/ort-cpu/*", "sd/trt/fp16", "sd/optimum-ort/fp32"},
+    )
     names = {leg.name: leg.skip_reason for leg in legs}
     assert names["sd/trt/fp16"] == "tensorrt not installed" and names["sd/ort-cpu/fp16"] is None
     assert "optimum export unavailable" in names["sd/optimum-ort/fp32"]
     default = {leg.name for leg in select_legs(all_legs("/a", "/g", None, "default", "gan", None), None)}
-    assert "sd/torch-compile/fp32" not in default and "sd/ort-cpu/fp16" not in default and "gan/openvino/int8" in default
+    assert (
+        "sd/torch-compile/fp32" not in default and "sd/ort-cpu/fp16" not in default and "gan/openvino/int8" in default
+    )
 
 
 def test_cost_pairs_each_leg_with_the_nearest_cloud_size():
     from edgegen.cost import CloudOption, EdgeInputs, edge_usd_per_image_at_volume, nearest_cloud_options
 
-    opts = [CloudOption("dall-e-2", s, "standard", p) for s, p in (("256x256", 0.016), ("512x512", 0.018), ("1024x1024", 0.02))]
-    opts += [CloudOption("dall-e-3", "1024x1024", "standard", 0.04), CloudOption("dall-e-3", "1792x1024", "standard", 0.08)]
+    opts = [
+        CloudOption("dall-e-2", s, "standard", p)
+        for s, p in (("256x256", 0.016), ("512x512", 0.018), ("1024x1024", 0.02))
+    ]
+    opts += [
+        CloudOption("dall-e-3", "1024x1024", "standard", 0.04),
+        CloudOption("dall-e-3", "1792x1024", "standard", 0.08),
+    ]
     paired = {(o.model, o.size): note for o, note in nearest_cloud_options(512, opts)}
-    assert paired == {("dall-e-2", "512x512"): None, ("dall-e-3", "1024x1024"): "not like for like: edge 512 px vs cloud 1024x1024"}
-    box = dict(hardware_usd=1200.0, lifetime_years=5.0, utilization=0.5, load_watts=100.0, idle_watts=0.0, usd_per_kwh=0.15)
+    assert paired == {
+        ("dall-e-2", "512x512"): None,
+        ("dall-e-3", "1024x1024"): "not like for like: edge 512 px vs cloud 1024x1024",
+    }
+    box = dict(
+        hardware_usd=1200.0, lifetime_years=5.0, utilization=0.5, load_watts=100.0, idle_watts=0.0, usd_per_kwh=0.15
+    )
     fast, slow = EdgeInputs(**box, seconds_per_image=0.1), EdgeInputs(**box, seconds_per_image=1000.0)
     # 10,000 images/month: one box makes them at 0.1 s; at 1000 s each a box makes 2,630 a month → 4 boxes
-    assert edge_usd_per_image_at_volume(slow, 10_000) == pytest.approx((4 * 20 + 10_000 * 100 * 1000 / 3.6e6 * 0.15) / 10_000)
+    assert edge_usd_per_image_at_volume(slow, 10_000) == pytest.approx(
+        (4 * 20 + 10_000 * 100 * 1000 / 3.6e6 * 0.15) / 10_000
+    )
     assert edge_usd_per_image_at_volume(fast, 10_000) < edge_usd_per_image_at_volume(slow, 10_000)
 
 
@@ -181,7 +248,11 @@ def test_energy_meters_say_what_they_cover(tmp_path):
     meter.start()
     (zone / "energy_uj").write_text("4000000\n")  # wrapped: 1,000,000 + 4,000,000 µJ = 5 J
     assert meter.stop().joules == pytest.approx(5.0)
-    assert "CPU package only" in METER_COVERS["rapl"] and "GPU board only" in METER_COVERS["nvml"] and "whole Jetson module" in METER_COVERS["tegrastats"]
+    assert (
+        "CPU package only" in METER_COVERS["rapl"]
+        and "GPU board only" in METER_COVERS["nvml"]
+        and "whole Jetson module" in METER_COVERS["tegrastats"]
+    )
     line = (FIXTURES / "tegrastats_orin.txt").read_text().splitlines()[0]
     assert parse_tegrastats_watts(line) == pytest.approx(7.353) and parse_tegrastats_watts("RAM 1/2MB") is None
     assert integrate([(0.0, 10.0), (1.0, 20.0), (3.0, 20.0)]) == pytest.approx(15 + 40)
@@ -194,18 +265,38 @@ def test_cloud_leg_measures_latency_price_and_images(tmp_path, monkeypatch):
     from .openai_server import FakeImagesAPI
 
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-bench")
-    conds = ({"name": "normal", "population": "pediatric", "findings": ["no_finding"]}, {"name": "pneumonia", "population": "pediatric", "findings": ["pneumonia"]})
+    conds = (
+        {"name": "normal", "population": "pediatric", "findings": ["no_finding"]},
+        {"name": "pneumonia", "population": "pediatric", "findings": ["pneumonia"]},
+    )
     with FakeImagesAPI() as api:
-        raw = run_cloud_leg("dall-e-2", CloudLegConfig(("dall-e-2",), 2, 1.0, api.base_url), conds, "a chest X-ray, frontal view, {population}, {findings}", 64, tmp_path, load_prices())
+        raw = run_cloud_leg(
+            "dall-e-2",
+            CloudLegConfig(("dall-e-2",), 2, 1.0, api.base_url),
+            conds,
+            "a chest X-ray, frontal view, {population}, {findings}",
+            64,
+            tmp_path,
+            load_prices(),
+        )
         prompts = [b["prompt"] for b in api.requests]
         sizes = {b["size"] for b in api.requests}
     assert raw["status"] == "ok" and raw["generated"] == 4 and raw["size"] == "256x256" and sizes == {"256x256"}
-    assert raw["latency_p50_s"] > 0 and raw["latency_p90_s"] >= raw["latency_p50_s"] and raw["usd_per_image"] == pytest.approx(0.016)
+    assert (
+        raw["latency_p50_s"] > 0
+        and raw["latency_p90_s"] >= raw["latency_p50_s"]
+        and raw["usd_per_image"] == pytest.approx(0.016)
+    )
     assert "a chest X-ray, frontal view, pediatric, pneumonia" in prompts
     data = np.load(raw["quality_file"])
     assert data["images"].shape == (4, 64, 64)
     monkeypatch.delenv("OPENAI_API_KEY")
-    assert "no OpenAI API key" in run_cloud_leg("dall-e-3", CloudLegConfig(("dall-e-3",)), conds, "{class}", 64, tmp_path / "x", load_prices())["error"]
+    assert (
+        "no OpenAI API key"
+        in run_cloud_leg(
+            "dall-e-3", CloudLegConfig(("dall-e-3",)), conds, "{class}", 64, tmp_path / "x", load_prices()
+        )["error"]
+    )
 
 
 def test_peak_rss_sampler():

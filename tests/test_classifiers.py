@@ -58,7 +58,9 @@ def trained(tmp_path_factory):
     root = _separable_folder(tmp_path_factory.mktemp("data") / "cxr")
     data = load_image_folder(root, 32)
     out = tmp_path_factory.mktemp("models") / "clf"
-    config = TrainConfig(arch="resnet18", input_size=32, epochs=3, batch_size=8, lr=1e-3, patience=3, augment=False, bootstrap=50)
+    config = TrainConfig(
+        arch="resnet18", input_size=32, epochs=3, batch_size=8, lr=1e-3, patience=3, augment=False, bootstrap=50
+    )
     result = train_classifier(config, data, data, data, out, reproduce="edgegen train-classifier ...")
     return result, data
 
@@ -69,7 +71,10 @@ def test_training_learns_and_saves_a_card(trained):
     assert 1 <= result.best_epoch <= result.epochs_run <= 3
     card = json.loads((result.out_dir / "card.json").read_text())
     assert card["arch"] == "resnet18" and card["class_names"] == ["normal", "pneumonia"]
-    assert card["data"]["train"]["sha256"] == data.content_hash() and card["data"]["train"]["counts"] == {"normal": 16, "pneumonia": 16}
+    assert card["data"]["train"]["sha256"] == data.content_hash() and card["data"]["train"]["counts"] == {
+        "normal": 16,
+        "pneumonia": 16,
+    }
     assert card["metrics"]["test"]["accuracy"]["value"] == result.test.accuracy.value
     assert card["reproduce"].startswith("edgegen train-classifier")
 
@@ -110,8 +115,22 @@ def test_cli_train_and_evaluate(run_cli, tmp_path):
     (root / "normal" / "corrupt.png").write_bytes(b"not an image")
     out = tmp_path / "clf"
     code, stdout, _ = run_cli(
-        "train-classifier", "--out", str(out), "--arch", "mobilenet_v3_small", "--data", str(root),
-        "--size", "32", "--epochs", "2", "--batch-size", "8", "--bootstrap", "20", "--json",
+        "train-classifier",
+        "--out",
+        str(out),
+        "--arch",
+        "mobilenet_v3_small",
+        "--data",
+        str(root),
+        "--size",
+        "32",
+        "--epochs",
+        "2",
+        "--batch-size",
+        "8",
+        "--bootstrap",
+        "20",
+        "--json",
     )
     assert code == 0, stdout
     result = json.loads(stdout)

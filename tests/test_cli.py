@@ -15,7 +15,9 @@ from edgegen.errors import DataError, EdgegenError, ModelError, ProfileError
 
 def _edgegen(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     exe = Path(sys.executable).parent / "edgegen"
-    return subprocess.run([str(exe), *args], capture_output=True, text=True, env={**os.environ, **(env or {})}, timeout=120)
+    return subprocess.run(
+        [str(exe), *args], capture_output=True, text=True, env={**os.environ, **(env or {})}, timeout=120
+    )
 
 
 def test_help_lists_every_command():

@@ -23,7 +23,9 @@ def api():
 
 
 def _settings(api, **kw):
-    return CloudSettings(**{"model": "dall-e-3", "base_url": api.base_url, "max_retries": 2, "timeout_s": 10, "max_usd": 5.0, **kw})
+    return CloudSettings(
+        **{"model": "dall-e-3", "base_url": api.base_url, "max_retries": 2, "timeout_s": 10, "max_usd": 5.0, **kw}
+    )
 
 
 def _lines(folder, name="manifest.jsonl"):
@@ -36,7 +38,10 @@ def test_success_b64_and_url_with_provenance(api, tmp_path):
     result = run_cloud(items, _settings(api), load_prices(), tmp_path, KEY)
     assert result.generated == 2 and result.spent_usd == pytest.approx(0.08)
     lines = _lines(tmp_path)
-    assert [x["revised_prompt"] for x in lines] == ["A detailed a chest X-ray, normal", "A detailed a chest X-ray, pneumonia"]
+    assert [x["revised_prompt"] for x in lines] == [
+        "A detailed a chest X-ray, normal",
+        "A detailed a chest X-ray, pneumonia",
+    ]
     assert all(x["model"] == "dall-e-3" and x["cost_usd"] == 0.04 and x["latency_s"] >= 0 for x in lines)
     from PIL import Image
 
@@ -45,7 +50,9 @@ def test_success_b64_and_url_with_provenance(api, tmp_path):
     # Only text went out: the request bodies hold prompts and options, never image data.
     assert all(set(r) <= {"model", "prompt", "n", "size", "quality", "response_format"} for r in api.requests)
     url_dir = tmp_path / "url"
-    result = run_cloud(items[:1], _settings(api, model="dall-e-2", size="256x256", response_format="url"), load_prices(), url_dir, KEY)
+    result = run_cloud(
+        items[:1], _settings(api, model="dall-e-2", size="256x256", response_format="url"), load_prices(), url_dir, KEY
+    )
     assert result.generated == 1 and _lines(url_dir)[0]["cost_usd"] == 0.016
 
 
@@ -75,14 +82,22 @@ def test_500_exhaustion_is_a_clear_error_and_resumable(api, tmp_path):
 def test_content_policy_refusal_is_recorded_and_the_run_goes_on(api, tmp_path):
     api.script = ["400-policy"]
     result = run_cloud(plan(["normal", "pneumonia"], 1, "{class}", 0), _settings(api), load_prices(), tmp_path, KEY)
-    assert result.generated == 1 and len(result.refused) == 1 and result.refused[0]["code"] == "content_policy_violation"
+    assert (
+        result.generated == 1 and len(result.refused) == 1 and result.refused[0]["code"] == "content_policy_violation"
+    )
     assert _lines(tmp_path, "refusals.jsonl")[0]["class"] == "normal"
 
 
 def test_timeout(api, tmp_path):
     api.script = ["slow", "slow"]
     with pytest.raises(CloudError, match="did not answer within 0.5 s"):
-        run_cloud(plan(["normal"], 1, "{class}", 0), _settings(api, timeout_s=0.5, max_retries=1), load_prices(), tmp_path, KEY)
+        run_cloud(
+            plan(["normal"], 1, "{class}", 0),
+            _settings(api, timeout_s=0.5, max_retries=1),
+            load_prices(),
+            tmp_path,
+            KEY,
+        )
 
 
 def test_budget_stops_before_exceeding(api, tmp_path):
@@ -102,7 +117,20 @@ def test_key_never_appears_in_outputs_or_logs(api, tmp_path, run_cli, monkeypatc
     key_file.write_text(KEY + "\n")
     out = tmp_path / "out"
     api.script = ["400-policy"]
-    code, stdout, stderr = run_cli("dalle", "--out", str(out), "--n", "2", "--api-key-file", str(key_file), "--base-url", api.base_url, "--max-usd", "1", "--json")
+    code, stdout, stderr = run_cli(
+        "dalle",
+        "--out",
+        str(out),
+        "--n",
+        "2",
+        "--api-key-file",
+        str(key_file),
+        "--base-url",
+        api.base_url,
+        "--max-usd",
+        "1",
+        "--json",
+    )
     assert code == 0
     assert api.headers[0]["authorization"] == f"Bearer {KEY}"  # it was really used
     for path in out.rglob("*"):
@@ -111,7 +139,9 @@ def test_key_never_appears_in_outputs_or_logs(api, tmp_path, run_cli, monkeypatc
     assert KEY not in stdout and KEY not in stderr and KEY not in caplog.text
     monkeypatch.setenv("OPENAI_API_KEY", KEY)
     api.script = ["500", "500", "500", "500"]
-    code, stdout, stderr = run_cli("dalle", "--out", str(tmp_path / "o2"), "--base-url", api.base_url, "--max-retries", "1")
+    code, stdout, stderr = run_cli(
+        "dalle", "--out", str(tmp_path / "o2"), "--base-url", api.base_url, "--max-retries", "1"
+    )
     assert code == CloudError.exit_code and KEY not in stdout + stderr
 
 
@@ -124,7 +154,19 @@ def test_missing_key_and_unpriced_model(monkeypatch, tmp_path, run_cli):
 
 
 def test_dry_run_sends_nothing(run_cli, tmp_path):
-    code, out, _ = run_cli("dalle", "--out", str(tmp_path / "d"), "--model", "gpt-image-1", "--quality", "high", "--n", "2", "--dry-run", "--json")
+    code, out, _ = run_cli(
+        "dalle",
+        "--out",
+        str(tmp_path / "d"),
+        "--model",
+        "gpt-image-1",
+        "--quality",
+        "high",
+        "--n",
+        "2",
+        "--dry-run",
+        "--json",
+    )
     plan_ = json.loads(out)
     assert code == 0 and plan_["images_to_request"] == 4 and plan_["planned_usd"] == pytest.approx(0.668)
     assert not (tmp_path / "d").exists()

@@ -7,13 +7,27 @@ import math
 
 import pytest
 
-from edgegen.cost import EdgeInputs, break_even_images_per_month, compare, edge_usd_per_image_at_utilization, energy_usd_per_image
+from edgegen.cost import (
+    EdgeInputs,
+    break_even_images_per_month,
+    compare,
+    edge_usd_per_image_at_utilization,
+    energy_usd_per_image,
+)
 
 MONTH_S = 365.25 * 24 * 3600 / 12  # 2,629,800 s
 
 
 def _box(**kw) -> EdgeInputs:
-    base = dict(hardware_usd=1200.0, lifetime_years=5.0, utilization=0.5, load_watts=100.0, idle_watts=0.0, seconds_per_image=10.0, usd_per_kwh=0.15)
+    base = dict(
+        hardware_usd=1200.0,
+        lifetime_years=5.0,
+        utilization=0.5,
+        load_watts=100.0,
+        idle_watts=0.0,
+        seconds_per_image=10.0,
+        usd_per_kwh=0.15,
+    )
     return EdgeInputs(**{**base, **kw})
 
 
@@ -49,12 +63,27 @@ def test_compare_at_volume_by_hand():
 
 
 def test_cost_command(run_cli):
-    code, out, _ = run_cli("cost", "--profile", "jetson-agx-orin-64gb", "--cloud", "dall-e-3", "--cloud", "gpt-image-1", "--images-per-month", "10000", "--seconds-per-image", "6", "--json")
+    code, out, _ = run_cli(
+        "cost",
+        "--profile",
+        "jetson-agx-orin-64gb",
+        "--cloud",
+        "dall-e-3",
+        "--cloud",
+        "gpt-image-1",
+        "--images-per-month",
+        "10000",
+        "--seconds-per-image",
+        "6",
+        "--json",
+    )
     assert code == 0
     data = json.loads(out)
     d3, gi = data["comparisons"]
     assert d3["cloud_usd_per_image"] == 0.04 and gi["cloud_usd_per_image"] == 0.167  # auto → dearest tier
     month_hw = 1999 / 60
-    assert d3["edge_usd_per_month"] == pytest.approx(month_hw + 10_000 * 60 * 6 / 3.6e6 * 0.1688 + 10 * (MONTH_S - 60_000) / 3.6e6 * 0.1688)
+    assert d3["edge_usd_per_month"] == pytest.approx(
+        month_hw + 10_000 * 60 * 6 / 3.6e6 * 0.1688 + 10 * (MONTH_S - 60_000) / 3.6e6 * 0.1688
+    )
     code, _, err = run_cli("cost", "--profile", "laptop-rtx4060-8gb")
     assert code == 2 and "no reference seconds per image" in err

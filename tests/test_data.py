@@ -20,7 +20,9 @@ def _gradient(h=40, w=50) -> np.ndarray:
     return np.tile(np.linspace(0, 255, w, dtype=np.uint8), (h, 1))
 
 
-def write_dicom(path, pixels: np.ndarray, photometric="MONOCHROME2", bits_stored=None, window=None, slope=1.0, intercept=0.0):
+def write_dicom(
+    path, pixels: np.ndarray, photometric="MONOCHROME2", bits_stored=None, window=None, slope=1.0, intercept=0.0
+):
     from edgegen.runtime.provenance import secondary_capture_dataset
 
     ds = secondary_capture_dataset()  # then identifying tags, as a real scanner file would carry
@@ -102,7 +104,10 @@ def test_folder_errors(tmp_path):
 def test_csv_manifest(tmp_path):
     root = _class_folder(tmp_path, corrupt=False)
     csv = tmp_path / "m.csv"
-    csv.write_text("path,label\ncxr/normal/0.png,normal\ncxr/pneumonia/1.png,pneumonia\n" + f"{root / 'pneumonia' / 'd.dcm'},pneumonia\nmissing.png,normal\n")
+    csv.write_text(
+        "path,label\ncxr/normal/0.png,normal\ncxr/pneumonia/1.png,pneumonia\n"
+        + f"{root / 'pneumonia' / 'd.dcm'},pneumonia\nmissing.png,normal\n"
+    )
     data = load_csv_manifest(csv, 16)
     assert len(data) == 3 and data.class_names == ("normal", "pneumonia") and len(data.skipped) == 1
     csv.write_text("path,label\ncxr/normal/0.png,\n")
@@ -151,7 +156,9 @@ def test_embedded_datasets():
     assert counts["lung_opacity"]["positive"] == 270  # Infiltration OR Consolidation
     both = load_dataset("kermany-128+nih-cxr14-128", "test", 32)
     assert len(both) == 312 + 320 and set(both.meta["population"]) == {"adult", "pediatric"}
-    assert np.isnan(both.findings[: 312, both.finding_names.index("atelectasis")]).all()  # unknown for Kermany, not negative
+    assert np.isnan(
+        both.findings[:312, both.finding_names.index("atelectasis")]
+    ).all()  # unknown for Kermany, not negative
     splits = {s: set(load_dataset("cxr-128", s, 16).patient_ids) for s in ("train", "val", "test")}
     assert not (splits["train"] & splits["test"]) and not (splits["train"] & splits["val"])
 

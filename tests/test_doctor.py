@@ -40,7 +40,10 @@ def test_nvml_readings_convert():
     (gpu,) = _gpus("nvml_rtx4090.json")
     assert gpu.name == "NVIDIA GeForce RTX 4090"
     assert gpu.memory_gb == 24.0 and gpu.compute_capability == "8.9" and gpu.power_limit_w == 450.0
-    assert gpu_from_raw({"index": 1, "name": b"Orin", "memory_total": 2**33, "cc": (8, 7), "driver": b"540.4.0"}).name == "Orin"
+    assert (
+        gpu_from_raw({"index": 1, "name": b"Orin", "memory_total": 2**33, "cc": (8, 7), "driver": b"540.4.0"}).name
+        == "Orin"
+    )
 
 
 def test_jetson_release_and_model_files(tmp_path):
@@ -93,7 +96,10 @@ def test_usable_backends_explains_why_not():
     assert backends[Backend.TORCH] is None and backends[Backend.ORT_CPU] is None
     assert "CUDAExecutionProvider not in this onnxruntime build" in backends[Backend.ORT_CUDA]
     assert backends[Backend.TENSORRT] == "tensorrt not installed"
-    gpu_runtimes = {**runtimes, "onnxruntime": RuntimeStatus("onnxruntime", True, "1.31.1", "CUDAExecutionProvider, CPUExecutionProvider")}
+    gpu_runtimes = {
+        **runtimes,
+        "onnxruntime": RuntimeStatus("onnxruntime", True, "1.31.1", "CUDAExecutionProvider, CPUExecutionProvider"),
+    }
     assert usable_backends(gpu_runtimes, has_gpu=False)[Backend.ORT_CUDA] == "no NVIDIA GPU visible"
     assert usable_backends(gpu_runtimes, has_gpu=True)[Backend.ORT_CUDA] is None
 

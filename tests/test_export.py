@@ -30,7 +30,9 @@ def exported(tiny_export):
 def test_every_component_and_precision_is_exported_and_validated(exported):
     _, result = exported
     m = result.manifest
-    assert {(a.component, a.precision) for a in m.components} == {(c, p) for c in Component if c is not Component.GENERATOR for p in ALL}
+    assert {(a.component, a.precision) for a in m.components} == {
+        (c, p) for c in Component if c is not Component.GENERATOR for p in ALL
+    }
     for a in m.components:
         assert (result.folder / a.file).is_file() and verify_artifact(result.folder, a) is None
         assert len(a.checks) == 2 and all(c.passed and c.finite for c in a.checks)
@@ -76,8 +78,23 @@ def test_manifest_round_trip_and_paths(exported, tmp_path):
     _, result = exported
     manifest = load_manifest(result.folder / "manifest.json")
     assert manifest.find(Component.CLASSIFIER, Precision.INT8).actual_precision is Precision.INT8
-    assert artifact_path(tmp_path, "m", "p", ArtifactKind.ONNX, Component.UNET, Precision.INT8) == tmp_path / "m/p/unet.int8.onnx"
-    assert artifact_path(tmp_path, "m", "p", ArtifactKind.ENGINE, Component.UNET, Precision.FP16, "b1-1-2_r256-512-512", "rtx_sm89_trt10.3").name == "unet.fp16.b1-1-2_r256-512-512.rtx_sm89_trt10.3.plan"
+    assert (
+        artifact_path(tmp_path, "m", "p", ArtifactKind.ONNX, Component.UNET, Precision.INT8)
+        == tmp_path / "m/p/unet.int8.onnx"
+    )
+    assert (
+        artifact_path(
+            tmp_path,
+            "m",
+            "p",
+            ArtifactKind.ENGINE,
+            Component.UNET,
+            Precision.FP16,
+            "b1-1-2_r256-512-512",
+            "rtx_sm89_trt10.3",
+        ).name
+        == "unet.fp16.b1-1-2_r256-512-512.rtx_sm89_trt10.3.plan"
+    )
     (tmp_path / "bad.json").write_text("{")
     with pytest.raises(ArtifactError, match="not valid JSON"):
         load_manifest(tmp_path / "bad.json")
@@ -94,7 +111,9 @@ def test_corrupt_onnx_is_refused_cleanly(exported, tmp_path):
     shutil.copytree(exported[1].folder, folder)
     (folder / "unet.fp16.onnx").write_bytes(b"junk")
     manifest = load_manifest(folder / "manifest.json")
-    assert "does not match its recorded sha256" in verify_artifact(folder, manifest.find(Component.UNET, Precision.FP16))
+    assert "does not match its recorded sha256" in verify_artifact(
+        folder, manifest.find(Component.UNET, Precision.FP16)
+    )
 
 
 def test_model_folder_without_unet_fails_and_writes_nothing(tmp_path, tiny_pipeline):
@@ -108,7 +127,9 @@ def test_model_folder_without_unet_fails_and_writes_nothing(tmp_path, tiny_pipel
 
 
 def test_cli_export_reports_and_bad_precision(run_cli, tmp_path):
-    code, out, _ = run_cli("export", "tiny", "--out", str(tmp_path), "--components", "vae_decoder", "--classifier", "none", "--json")
+    code, out, _ = run_cli(
+        "export", "tiny", "--out", str(tmp_path), "--components", "vae_decoder", "--classifier", "none", "--json"
+    )
     assert code == 0
     manifest = json.loads(out)["manifest"]
     assert [c["precision"] for c in manifest["components"]] == ["fp32"]  # cpu-x86 keeps the VAE decoder fp32
@@ -128,11 +149,13 @@ def test_trt_shapes_from_the_manifest(exported):
     dec = trt_input_shapes(m.find(Component.VAE_DECODER, Precision.FP16), (1, 4, 8), (256, 512, 512))
     assert dec["latent"] == ((1, 4, 32, 32), (4, 4, 64, 64), (8, 4, 64, 64))
     clf = trt_input_shapes(m.find(Component.CLASSIFIER, Precision.INT8), (1, 1, 2), (64, 64, 64))
-    assert clf["images"] == ((1, 1, 64, 64), (16, 1, 64, 64), (64, 1, 64, 64))
+    assert clf["images"] == ((1, 1, 128, 128), (16, 1, 128, 128), (64, 1, 128, 128))  # the classifier card's input size
 
 
 def test_engine_cache_key_changes_with_everything_that_matters():
-    base = EngineSpec("abc", Precision.FP16, {"x": ((1, 4), (1, 4), (2, 4))}, "10.3.0", "NVIDIA GeForce RTX 4090", "8.9")
+    base = EngineSpec(
+        "abc", Precision.FP16, {"x": ((1, 4), (1, 4), (2, 4))}, "10.3.0", "NVIDIA GeForce RTX 4090", "8.9"
+    )
     from dataclasses import replace
 
     variants = [

@@ -7,7 +7,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from edgegen.conditions import CLASS_TEMPLATE, FINDINGS_TEMPLATE, Condition, Conditioning, resolve_conditions, training_conditioning
+from edgegen.conditions import (
+    CLASS_TEMPLATE,
+    FINDINGS_TEMPLATE,
+    Condition,
+    Conditioning,
+    resolve_conditions,
+    training_conditioning,
+)
 from edgegen.data.findings import UncertainPolicy, load_findings_map
 from edgegen.data.load import load_dataset
 from edgegen.errors import DataError, UsageError
@@ -19,7 +26,11 @@ def _images(folder, n):
         Image.fromarray(np.full((20, 20), 30 * i, np.uint8)).save(folder / f"{i}.png")
 
 
-def _chexpert_csv(tmp_path, rows, header="Path,Sex,Age,No Finding,Atelectasis,Cardiomegaly,Pleural Effusion,Lung Opacity,Consolidation,Edema"):
+def _chexpert_csv(
+    tmp_path,
+    rows,
+    header="Path,Sex,Age,No Finding,Atelectasis,Cardiomegaly,Pleural Effusion,Lung Opacity,Consolidation,Edema",
+):
     _images(tmp_path / "img", len(rows))
     lines = [header] + [f"img/{i}.png,F,50," + r for i, r in enumerate(rows)]
     path = tmp_path / "labels.csv"
@@ -30,7 +41,9 @@ def _chexpert_csv(tmp_path, rows, header="Path,Sex,Age,No Finding,Atelectasis,Ca
 def test_mapping_resolves_aliases_and_rejects_unknown_names():
     fmap = load_findings_map()
     assert fmap.reader_study == ("atelectasis", "lung_opacity", "pleural_effusion", "enlarged_cardiac_silhouette")
-    assert fmap.resolve("Effusion") == "pleural_effusion" and fmap.resolve("cardiomegaly") == "enlarged_cardiac_silhouette"
+    assert (
+        fmap.resolve("Effusion") == "pleural_effusion" and fmap.resolve("cardiomegaly") == "enlarged_cardiac_silhouette"
+    )
     assert fmap.resolve("Lung Opacity") == "lung_opacity"
     with pytest.raises(UsageError, match="unknown finding 'tuberculosis'"):
         fmap.resolve("tuberculosis")
@@ -38,7 +51,11 @@ def test_mapping_resolves_aliases_and_rejects_unknown_names():
 
 @pytest.mark.parametrize(
     ("policy", "expected_atelectasis"),
-    [(UncertainPolicy.ONES, [1.0, 1.0, 0.0, 0.0]), (UncertainPolicy.ZEROS, [1.0, 0.0, 0.0, 0.0]), (UncertainPolicy.IGNORE, [1.0, np.nan, 0.0, 0.0])],
+    [
+        (UncertainPolicy.ONES, [1.0, 1.0, 0.0, 0.0]),
+        (UncertainPolicy.ZEROS, [1.0, 0.0, 0.0, 0.0]),
+        (UncertainPolicy.IGNORE, [1.0, np.nan, 0.0, 0.0]),
+    ],
 )
 def test_chexpert_csv_with_uncertainty_policies(tmp_path, policy, expected_atelectasis):
     path = _chexpert_csv(tmp_path, ["0,1,0,,1,0,", "0,-1,,1,,1,1", "1,0,0,0,0,0,0", ",,,,-1.0,,"])
@@ -55,7 +72,11 @@ def test_chexpert_csv_errors_name_the_file_column_and_value(tmp_path):
     path = _chexpert_csv(tmp_path, ["0,2,0,,1,0,"])
     with pytest.raises(DataError, match=r"line 2, column 'Atelectasis': value '2' is not 1, 0, -1 or blank"):
         load_dataset(str(path), "train", 16)
-    path = _chexpert_csv(tmp_path, ["0,1,0,,1,0,0"], header="Path,Sex,Age,No Finding,Atelectasis,Cardiomegaly,Pleural Effusion,Lung Opacity,Consolidation,Efusion")
+    path = _chexpert_csv(
+        tmp_path,
+        ["0,1,0,,1,0,0"],
+        header="Path,Sex,Age,No Finding,Atelectasis,Cardiomegaly,Pleural Effusion,Lung Opacity,Consolidation,Efusion",
+    )
     with pytest.raises(DataError, match="column 'Efusion' is neither a finding"):
         load_dataset(str(path), "train", 16)
 
@@ -82,7 +103,10 @@ def test_conditions_compose_population_and_findings_and_guard_unknown_ones():
     conds = resolve_conditions(vocab, None, ["effusion", "cardiomegaly+effusion"], None)
     assert conds[0] == Condition("pleural_effusion", "adult", ("pleural_effusion",))
     assert conds[1].name == "pleural_effusion+enlarged_cardiac_silhouette"
-    assert conds[1].prompt(vocab.template) == "a chest X-ray, frontal view, adult, pleural effusion, enlarged cardiac silhouette"
+    assert (
+        conds[1].prompt(vocab.template)
+        == "a chest X-ray, frontal view, adult, pleural effusion, enlarged cardiac silhouette"
+    )
     with pytest.raises(UsageError, match="class 'tuberculosis' is not one the model was trained on"):
         resolve_conditions(vocab, ["tuberculosis"], None, None)
     assert resolve_conditions(vocab, ["tuberculosis"], None, None, allow_unknown=True)[0].name == "tuberculosis"
@@ -92,7 +116,10 @@ def test_conditions_compose_population_and_findings_and_guard_unknown_ones():
     with pytest.raises(UsageError, match="class prompts only"):
         resolve_conditions(legacy, None, ["effusion"], None)
     untrained = Conditioning.from_dict(None, (), CLASS_TEMPLATE)  # a preset with random weights
-    assert resolve_conditions(untrained, ["anything"], None, None)[0].prompt(CLASS_TEMPLATE) == "a chest X-ray, frontal view, anything"
+    assert (
+        resolve_conditions(untrained, ["anything"], None, None)[0].prompt(CLASS_TEMPLATE)
+        == "a chest X-ray, frontal view, anything"
+    )
 
 
 def test_multilabel_report_known_answers():

@@ -20,7 +20,9 @@ from edgegen.train.scratch import VaeTrainConfig, train_from_scratch
 @pytest.fixture(scope="module")
 def data():
     val = load_default("val", 64)
-    return val.subset(np.r_[np.flatnonzero(val.labels == 0)[:6], np.flatnonzero(val.labels == 1)[:6]])  # a few of each class
+    return val.subset(
+        np.r_[np.flatnonzero(val.labels == 0)[:6], np.flatnonzero(val.labels == 1)[:6]]
+    )  # a few of each class
 
 
 def _cfg(**kw):
@@ -66,7 +68,14 @@ def test_interrupted_run_resumes_to_the_same_weights(tmp_path, data):
 
 def test_resume_with_other_settings_is_refused(tmp_path, data):
     with pytest.raises(KeyboardInterrupt):
-        finetune_pipeline(build_preset_pipeline("tiny"), data, _cfg(), tmp_path / "o", "hash", progress=lambda s, n, l: (_ for _ in ()).throw(KeyboardInterrupt) if s == 3 else None)
+        finetune_pipeline(
+            build_preset_pipeline("tiny"),
+            data,
+            _cfg(),
+            tmp_path / "o",
+            "hash",
+            progress=lambda s, n, loss: (_ for _ in ()).throw(KeyboardInterrupt) if s == 3 else None,
+        )
     with pytest.raises(ModelError, match="different settings"):
         finetune_pipeline(build_preset_pipeline("tiny"), data, _cfg(lr=5e-4), tmp_path / "o", "hash")
     result = finetune_pipeline(build_preset_pipeline("tiny"), data, _cfg(lr=5e-4), tmp_path / "o", "hash", resume=False)
@@ -74,7 +83,9 @@ def test_resume_with_other_settings_is_refused(tmp_path, data):
 
 
 def test_lora_with_ema_fuses_into_a_plain_unet(tmp_path, data):
-    result = finetune_pipeline(build_preset_pipeline("tiny"), data, _cfg(lora_rank=4, ema_decay=0.9), tmp_path / "lora", "hash")
+    result = finetune_pipeline(
+        build_preset_pipeline("tiny"), data, _cfg(lora_rank=4, ema_decay=0.9), tmp_path / "lora", "hash"
+    )
     assert result.mode == "lora" and 0 < result.trainable_params < 100_000
     state = _unet_state(tmp_path / "lora")
     assert not any("lora" in k for k in state)
@@ -83,7 +94,9 @@ def test_lora_with_ema_fuses_into_a_plain_unet(tmp_path, data):
 
 def test_from_scratch_trains_the_vae_and_sets_the_latent_scale(tmp_path, data):
     pipe = build_preset_pipeline("tiny")
-    vae_result, result = train_from_scratch(pipe, data, VaeTrainConfig(steps=3, batch_size=4), _cfg(max_steps=2), tmp_path / "s", "hash", save_fp16=True)
+    vae_result, result = train_from_scratch(
+        pipe, data, VaeTrainConfig(steps=3, batch_size=4), _cfg(max_steps=2), tmp_path / "s", "hash", save_fp16=True
+    )
     vae_cfg = json.loads((tmp_path / "s" / "vae" / "config.json").read_text())
     assert vae_cfg["scaling_factor"] == pytest.approx(vae_result.scaling_factor) and vae_result.scaling_factor > 0
     card = json.loads((tmp_path / "s" / TRAINING_CARD).read_text())
@@ -96,7 +109,13 @@ def test_config_and_cli_reject_bad_settings(run_cli, tmp_path):
     with pytest.raises(UsageError, match="cannot be combined"):
         FinetuneConfig(lora_rank=4, train_text_encoder=True)
     with pytest.raises(UsageError, match="neither \\{class\\} nor \\{findings\\}"):
-        finetune_pipeline(build_preset_pipeline("tiny"), load_default("val", 64), _cfg(prompt_template="a chest x-ray"), tmp_path / "x", "h")
+        finetune_pipeline(
+            build_preset_pipeline("tiny"),
+            load_default("val", 64),
+            _cfg(prompt_template="a chest x-ray"),
+            tmp_path / "x",
+            "h",
+        )
     code, _, err = run_cli("finetune", "/no/such/model", "--out", str(tmp_path / "y"))
     assert code == ModelError.exit_code and err.startswith("edgegen: error:")
     assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()

@@ -72,7 +72,11 @@ def test_export_validates_and_a_corrupted_graph_fails_cleanly(tmp_path, tiny_gan
     from edgegen.gan.folder import load_gan
     from edgegen.types import Component, Precision
 
-    result = export_model(ExportRequest(model=str(tiny_gan), profile="cpu-x86", out_root=tmp_path, precisions=(Precision.FP32,), classifier=None))
+    result = export_model(
+        ExportRequest(
+            model=str(tiny_gan), profile="cpu-x86", out_root=tmp_path, precisions=(Precision.FP32,), classifier=None
+        )
+    )
     art = result.manifest.find(Component.GENERATOR, Precision.FP32)
     assert result.manifest.model_kind == "gan" and {c.batch for c in art.checks} == {1, 4}
     assert all(c.passed and c.rel_l2 < 1e-4 for c in art.checks)
@@ -94,21 +98,36 @@ def test_export_validates_and_a_corrupted_graph_fails_cleanly(tmp_path, tiny_gan
 
 
 def test_same_seed_and_condition_same_image_on_every_backend(tmp_path, tiny_gan):
+    from edgegen.conditions import resolve_conditions
     from edgegen.export.export_model import ExportRequest, export_model
     from edgegen.runtime.generate import GenerateSettings, generate_images, plan
     from edgegen.runtime.loader import RunConfig, open_pipeline
     from edgegen.runtime.provenance import read_png_tags
     from edgegen.types import Backend, Component, Precision, SchedulerName
-    from edgegen.conditions import resolve_conditions
 
-    export = export_model(ExportRequest(model=str(tiny_gan), profile="cpu-x86", out_root=tmp_path / "x", precisions=(Precision.FP32,), classifier=None))
+    export = export_model(
+        ExportRequest(
+            model=str(tiny_gan),
+            profile="cpu-x86",
+            out_root=tmp_path / "x",
+            precisions=(Precision.FP32,),
+            classifier=None,
+        )
+    )
     outputs = {}
     for backend in (Backend.TORCH, Backend.ORT_CPU, Backend.OPENVINO):
-        pipe, facts = open_pipeline(RunConfig(backend, {c: Precision.FP32 for c in Component}), SchedulerName.DPMPP, model=str(tiny_gan), artifacts=export.folder)
+        pipe, facts = open_pipeline(
+            RunConfig(backend, {c: Precision.FP32 for c in Component}),
+            SchedulerName.DPMPP,
+            model=str(tiny_gan),
+            artifacts=export.folder,
+        )
         conds = resolve_conditions(pipe.info.vocabulary(), ["normal"], ["effusion"], None)
         items = plan(conds, 3, pipe.info.vocabulary().template, seed=5)
         out = tmp_path / backend.value
-        generate_images(pipe, {**facts, "backend": backend.value}, items, GenerateSettings(1, 0.0, "none", 32, batch_size=2), out)
+        generate_images(
+            pipe, {**facts, "backend": backend.value}, items, GenerateSettings(1, 0.0, "none", 32, batch_size=2), out
+        )
         pipe.release()
         outputs[backend] = out
     from PIL import Image
@@ -120,6 +139,13 @@ def test_same_seed_and_condition_same_image_on_every_backend(tmp_path, tiny_gan)
         for backend in (Backend.ORT_CPU, Backend.OPENVINO):
             assert np.abs(np.asarray(Image.open(outputs[backend] / f), dtype=np.int16) - ref).max() <= 1
     tags = read_png_tags(outputs[Backend.ORT_CPU] / files[-1])
-    assert tags["synthetic"] == "true" and tags["family"] == "gan" and json.loads(tags["findings"]) in (["no_finding"], ["pleural_effusion"])
+    assert (
+        tags["synthetic"] == "true"
+        and tags["family"] == "gan"
+        and json.loads(tags["findings"]) in (["no_finding"], ["pleural_effusion"])
+    )
     lines = [json.loads(x) for x in (outputs[Backend.ORT_CPU] / "manifest.jsonl").read_text().splitlines()]
-    assert {r["class"] for r in lines} == {"normal", "pleural_effusion"} and {r["population"] for r in lines} == {"pediatric", "adult"}
+    assert {r["class"] for r in lines} == {"normal", "pleural_effusion"} and {r["population"] for r in lines} == {
+        "pediatric",
+        "adult",
+    }

@@ -36,7 +36,9 @@ def test_every_preset_has_real_component_shapes(name):
 def test_tiny_pipeline_generates_deterministically(tiny_pipeline):
     def run(seed):
         g = torch.Generator().manual_seed(seed)
-        return tiny_pipeline("a chest x-ray", num_inference_steps=2, height=64, width=64, output_type="np", generator=g).images
+        return tiny_pipeline(
+            "a chest x-ray", num_inference_steps=2, height=64, width=64, output_type="np", generator=g
+        ).images
 
     a, b, c = run(1), run(1), run(2)
     assert a.shape == (1, 64, 64, 3) and np.isfinite(a).all()
@@ -141,7 +143,14 @@ def test_embedded_defaults_load_in_plain_diffusers_and_stay_small():
     folder = EMBEDDED_MODELS[DEFAULT_MODEL]
     pipe = StableDiffusionPipeline.from_pretrained(folder, local_files_only=True, torch_dtype=torch.float32)
     g = torch.Generator().manual_seed(0)
-    image = pipe("a chest X-ray, frontal view, pneumonia", num_inference_steps=4, height=64, width=64, output_type="np", generator=g).images
+    image = pipe(
+        "a chest X-ray, frontal view, pneumonia",
+        num_inference_steps=4,
+        height=64,
+        width=64,
+        output_type="np",
+        generator=g,
+    ).images
     assert image.shape == (1, 64, 64, 3) and np.isfinite(image).all() and image.std() > 0.02
     source = resolve_model("default")
     assert source.kind == "embedded" and source.name == DEFAULT_MODEL

@@ -32,7 +32,16 @@ def ov_export(tmp_path_factory):
     pytest.importorskip("nncf")
     from edgegen.export.export_model import ExportRequest, export_model
 
-    request = ExportRequest(model="tiny", profile="cpu-x86", out_root=tmp_path_factory.mktemp("ov"), precisions=(Precision.INT8,), components=(Component.TEXT_ENCODER, Component.UNET, Component.VAE_DECODER), classifier=None, calibration_samples=4, openvino=True)
+    request = ExportRequest(
+        model="tiny",
+        profile="cpu-x86",
+        out_root=tmp_path_factory.mktemp("ov"),
+        precisions=(Precision.INT8,),
+        components=(Component.TEXT_ENCODER, Component.UNET, Component.VAE_DECODER),
+        classifier=None,
+        calibration_samples=4,
+        openvino=True,
+    )
     return export_model(request)
 
 
@@ -49,7 +58,12 @@ def test_openvino_fp32_matches_torch_and_int8_runs(ov_export):
     from edgegen.runtime.loader import RunConfig, open_sd_pipeline
 
     def run(backend, precision):
-        pipe, _ = open_sd_pipeline(RunConfig(backend, {c: precision for c in Component}), SchedulerName.DPMPP, model="tiny", artifacts=ov_export.folder)
+        pipe, _ = open_sd_pipeline(
+            RunConfig(backend, {c: precision for c in Component}),
+            SchedulerName.DPMPP,
+            model="tiny",
+            artifacts=ov_export.folder,
+        )
         out = pipe(["a chest X-ray, normal"], [7], 3, 4.0, 64).images
         pipe.release()
         return out

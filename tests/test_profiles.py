@@ -65,14 +65,20 @@ def test_a_user_yaml_path_loads(tmp_path):
     [
         (lambda d: d.update(colour="blue"), "colour: unknown key"),
         (lambda d: d["generation"].update(steps="twenty"), "generation.steps: expected an integer, got 'twenty'"),
-        (lambda d: d["precision"].update(unet="int4"), "precision.unet: 'int4' is not allowed (use one of 'fp32', 'fp16', 'int8')"),
+        (
+            lambda d: d["precision"].update(unet="int4"),
+            "precision.unet: 'int4' is not allowed (use one of 'fp32', 'fp16', 'int8')",
+        ),
         (lambda d: d.pop("power"), "power: missing"),
         (lambda d: d.update(backends=["ort-cpu", "cuda-magic"]), "backends[1]: 'cuda-magic' is not allowed"),
         (lambda d: d["power"].update(source="a blog"), "power.source: has no date"),
         (lambda d: d["shapes"]["batch"].update(min=4), "shapes.batch.min: needs 0 < min ≤ opt ≤ max, got 4/1/4"),
         (lambda d: d["generation"].update(resolution=70), "generation.resolution: 70 is not a multiple of 8"),
         (lambda d: d["hardware"].update(utilization=1.5), "hardware.utilization: must be in (0, 1]"),
-        (lambda d: d["low_memory"].__class__ and d.update(low_memory="yes please"), "low_memory: expected true or false"),
+        (
+            lambda d: d["low_memory"].__class__ and d.update(low_memory="yes please"),
+            "low_memory: expected true or false",
+        ),
     ],
 )
 def test_invalid_profiles_name_file_key_and_fix(tmp_path, mutate, expected):

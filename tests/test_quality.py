@@ -126,7 +126,9 @@ def test_planted_near_copies_are_all_found():
     train[1::2] = np.clip(train[0::2].astype(int) + rng.integers(-25, 26, train[0::2].shape), 0, 255).astype(np.uint8)
     fresh = _smooth_images(rng, 40)
     planted_from = np.array([3, 17, 40, 77, 101])
-    planted = np.clip(train[planted_from] * 0.9 + 12 + rng.normal(0, 2, train[planted_from].shape), 0, 255).astype(np.uint8)  # brightness/contrast change + noise
+    planted = np.clip(train[planted_from] * 0.9 + 12 + rng.normal(0, 2, train[planted_from].shape), 0, 255).astype(
+        np.uint8
+    )  # brightness/contrast change + noise
     synthetic = np.concatenate([fresh, planted])
     feats = lambda im: thumbnails(im)  # noqa: E731 - pixel thumbnails stand in for features here
     m = memorization(synthetic, feats(synthetic), train, feats(train), patients, _smooth_images(rng, 30), None)

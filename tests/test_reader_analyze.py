@@ -11,8 +11,22 @@ import pytest
 from edgegen.reader.analyze import Judgement, analyze, cohen_pairs, cue_words, fleiss, performance, rate, reader_auroc
 
 
-def _j(reader: str, image: int, truth: str, verdict: str, confidence: int = 3, source: str | None = None, **kw) -> Judgement:
-    return Judgement(reader, f"{image:016x}", kw.pop("trial", 1), truth, source or ("real" if truth == "real" else "gen"), kw.pop("class_name", "c"), kw.pop("findings", ()), kw.pop("question", None), verdict, confidence, **kw)
+def _j(
+    reader: str, image: int, truth: str, verdict: str, confidence: int = 3, source: str | None = None, **kw
+) -> Judgement:
+    return Judgement(
+        reader,
+        f"{image:016x}",
+        kw.pop("trial", 1),
+        truth,
+        source or ("real" if truth == "real" else "gen"),
+        kw.pop("class_name", "c"),
+        kw.pop("findings", ()),
+        kw.pop("question", None),
+        verdict,
+        confidence,
+        **kw,
+    )
 
 
 def test_accuracy_sensitivity_specificity_and_unsure_count_as_documented():
@@ -73,20 +87,54 @@ def test_fleiss_uses_only_images_every_reader_answered():
 
 
 def test_reader_auroc_from_confidence_ratings():
-    perfect = [_j("a", i, "synthetic", "synthetic", 1 + i % 5) for i in range(10)] + [_j("a", 10 + i, "real", "real", 1 + i % 5) for i in range(10)]
+    perfect = [_j("a", i, "synthetic", "synthetic", 1 + i % 5) for i in range(10)] + [
+        _j("a", 10 + i, "real", "real", 1 + i % 5) for i in range(10)
+    ]
     assert reader_auroc(perfect) == 1.0
     assert reader_auroc([_j("a", i, "real", "real") for i in range(5)]) is None
 
 
 def test_cue_words_drop_stop_words():
-    assert cue_words(["The ribs are too smooth", "smooth, blurry ribs", "it is the ribs"], top=2) == [("ribs", 3), ("smooth", 2)]
+    assert cue_words(["The ribs are too smooth", "smooth, blurry ribs", "it is the ribs"], top=2) == [
+        ("ribs", 3),
+        ("smooth", 2),
+    ]
 
 
 def test_breakdowns_per_source_class_finding_and_trial():
     js = [
-        _j("a", 0, "synthetic", "synthetic", source="fp32", class_name="effusion", findings=("pleural_effusion",), question="pleural_effusion", likert=5),
-        _j("a", 1, "synthetic", "real", source="int8", class_name="effusion", findings=("pleural_effusion",), question="pleural_effusion", likert=2),
-        _j("a", 2, "real", "real", class_name="effusion", findings=("pleural_effusion",), question="pleural_effusion", likert=4),
+        _j(
+            "a",
+            0,
+            "synthetic",
+            "synthetic",
+            source="fp32",
+            class_name="effusion",
+            findings=("pleural_effusion",),
+            question="pleural_effusion",
+            likert=5,
+        ),
+        _j(
+            "a",
+            1,
+            "synthetic",
+            "real",
+            source="int8",
+            class_name="effusion",
+            findings=("pleural_effusion",),
+            question="pleural_effusion",
+            likert=2,
+        ),
+        _j(
+            "a",
+            2,
+            "real",
+            "real",
+            class_name="effusion",
+            findings=("pleural_effusion",),
+            question="pleural_effusion",
+            likert=4,
+        ),
         _j("a", 3, "real", "unsure", class_name="normal"),
         _j("a", 0, "synthetic", "synthetic", source="fp32", trial=2),
     ]
@@ -98,7 +146,11 @@ def test_breakdowns_per_source_class_finding_and_trial():
     assert [c.name for c in t1.classes] == ["real: effusion", "real: normal", "synthetic: effusion"]
     assert [f.name for f in t1.findings] == ["pleural_effusion"] and t1.findings[0].answers == 3
     shows = {(c.source, c.finding): c.shows.value for c in t1.consistency}
-    assert shows == {("real", "pleural_effusion"): 1.0, ("fp32", "pleural_effusion"): 1.0, ("int8", "pleural_effusion"): 0.0}
+    assert shows == {
+        ("real", "pleural_effusion"): 1.0,
+        ("fp32", "pleural_effusion"): 1.0,
+        ("int8", "pleural_effusion"): 0.0,
+    }
     assert result.trial(2).pooled.answers == 1
 
 
@@ -117,7 +169,16 @@ def test_analyze_writes_markdown_html_csv_and_sets_readers_beside_the_automated_
         while (page := r.page()).image_id:
             r.answer(page, verdict=verdict, cue="Smooth ribs")
     quality = tmp_path / "quality.json"
-    quality.write_text(json.dumps({"schema_version": 1, "conditions": [{"condition": "pneumonia", "detectability": {"auroc": {"value": 0.812, "low": 0.7, "high": 0.9}}}]}))
+    quality.write_text(
+        json.dumps(
+            {
+                "schema_version": 1,
+                "conditions": [
+                    {"condition": "pneumonia", "detectability": {"auroc": {"value": 0.812, "low": 0.7, "high": 0.9}}}
+                ],
+            }
+        )
+    )
     code, _, err = run_cli("reader", "analyze", str(result.study), "--quality", f"{SOURCE_NAMES[1]}={quality}")
     assert code == 0, err
     folder = result.study / "analysis"

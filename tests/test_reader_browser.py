@@ -21,7 +21,15 @@ pytest.importorskip("uvicorn", reason="the reader extra is not installed: pip in
 
 from tests.reader_support import Server, free_port, make_study  # noqa: E402
 
-CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--headless",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
 
 
 def _which_chromium() -> str | None:
@@ -34,7 +42,10 @@ def chromium() -> str:
     if path:
         return path
     if shutil.which("apt-get") is None:
-        pytest.skip("no chromium on PATH and no apt-get to install it (Debian/Ubuntu: apt-get install chromium, or set EDGEGEN_CHROMIUM)")
+        pytest.skip(
+            "no chromium on PATH and no apt-get to install it (Debian/Ubuntu: "
+            "apt-get install chromium, or set EDGEGEN_CHROMIUM)"
+        )
     if os.geteuid() != 0:
         pytest.skip("no chromium on PATH, and installing it with apt-get needs root (apt-get install chromium)")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
@@ -48,14 +59,18 @@ def chromium() -> str:
 
 def _answer(page, i: int) -> None:
     """One image, keyboard only (plus typing the optional cue)."""
-    page.wait_for_function("() => { const im = document.getElementById('cxr'); return im.complete && im.naturalWidth === 48; }")
+    page.wait_for_function(
+        "() => { const im = document.getElementById('cxr'); return im.complete && im.naturalWidth === 48; }"
+    )
     verdict = "synthetic" if i % 2 else "real"
     page.keyboard.press(verdict[0])
     page.keyboard.press(str(1 + i % 5))
     if page.locator("#finding").count():
         page.keyboard.press("v")  # agree
         assert page.is_checked("input[name=finding_likert][value='4']")
-    assert page.is_checked(f"input[name=verdict][value={verdict}]") and page.is_checked(f"input[name=confidence][value='{1 + i % 5}']")
+    assert page.is_checked(f"input[name=verdict][value={verdict}]") and page.is_checked(
+        f"input[name=confidence][value='{1 + i % 5}']"
+    )
     with page.expect_navigation():
         if i % 4 == 1:
             page.fill("#cue", "too smooth ribs")
@@ -93,7 +108,10 @@ def test_a_whole_reader_session_in_chromium(tmp_path, chromium, run_cli):
                 if i == 4:  # reload half-way: the same next image, the same count
                     before = page.input_value("input[name=image_id]")
                     page.reload()
-                    assert page.inner_text("#counter").startswith("Image 5 of 8") and page.input_value("input[name=image_id]") == before
+                    assert (
+                        page.inner_text("#counter").startswith("Image 5 of 8")
+                        and page.input_value("input[name=image_id]") == before
+                    )
                 if i == 6:  # close the browser; the invitation link resumes
                     context.close()
                     context = browser.new_context()

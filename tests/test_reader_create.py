@@ -13,7 +13,14 @@ from PIL import Image
 from edgegen.reader.blinding import Candidate, plain_png, plan_study, png_chunk_types, png_has_text, stratified_pick
 from edgegen.reader.layout import IMAGE_ID, load_study
 from edgegen.runtime.provenance import png_bytes
-from tests.reader_support import SECRET_FILE, SOURCE_NAMES, key_of, make_study, write_real_folder, write_synthetic_folder
+from tests.reader_support import (
+    SECRET_FILE,
+    SOURCE_NAMES,
+    key_of,
+    make_study,
+    write_real_folder,
+    write_synthetic_folder,
+)
 
 
 def test_plain_png_has_only_the_critical_chunks_and_round_trips():
@@ -87,7 +94,20 @@ def test_findings_question_goes_to_images_labelled_with_a_finding(tmp_path):
 
 def test_create_from_the_embedded_real_set(tmp_path, run_cli):
     synth = write_synthetic_folder(tmp_path / "s", "gen", 4)
-    code, out, err = run_cli("reader", "create", str(tmp_path / "study"), "--real", "default", "--synthetic", f"gen={synth}", "--per-source", "4", "--size", "32", "--json")
+    code, out, err = run_cli(
+        "reader",
+        "create",
+        str(tmp_path / "study"),
+        "--real",
+        "default",
+        "--synthetic",
+        f"gen={synth}",
+        "--per-source",
+        "4",
+        "--size",
+        "32",
+        "--json",
+    )
     assert code == 0, err
     report = json.loads(out)
     assert report["counts"] == {"real": 4, "gen": 4} and len(report["admin_token"]) >= 40
@@ -133,7 +153,17 @@ def test_bad_input_is_one_line_and_writes_nothing(sources, run_cli, args, code, 
 def test_an_existing_study_is_never_overwritten(tmp_path, run_cli):
     result = make_study(tmp_path)
     before = (result.study / "key.json").read_bytes()
-    code, _, err = run_cli("reader", "create", str(result.study), "--real", str(tmp_path / "real"), "--synthetic", f"a={tmp_path / 'fp32'}", "--per-source", "2")
+    code, _, err = run_cli(
+        "reader",
+        "create",
+        str(result.study),
+        "--real",
+        str(tmp_path / "real"),
+        "--synthetic",
+        f"a={tmp_path / 'fp32'}",
+        "--per-source",
+        "2",
+    )
     assert code == 2 and "already exists" in err
     assert (result.study / "key.json").read_bytes() == before
 
@@ -147,14 +177,29 @@ def test_dicom_tags_and_jpeg_exif_never_reach_the_study(tmp_path):
     real = tmp_path / "real"
     for cls in ("normal", "pneumonia"):
         (real / cls).mkdir(parents=True)
-        write_dicom(real / cls / "scan.dcm", rng.integers(0, 255, (40, 40), dtype=np.uint8), {"prompt": "SECRET-PROMPT", "sha256": "SECRETHASH0123"})
+        write_dicom(
+            real / cls / "scan.dcm",
+            rng.integers(0, 255, (40, 40), dtype=np.uint8),
+            {"prompt": "SECRET-PROMPT", "sha256": "SECRETHASH0123"},
+        )
         exif = Image.Exif()
         exif[0x010E] = "SECRET-CAMERA"
-        Image.fromarray(rng.integers(0, 255, (40, 40), dtype=np.uint8)).save(real / cls / "photo.jpg", exif=exif.tobytes())
+        Image.fromarray(rng.integers(0, 255, (40, 40), dtype=np.uint8)).save(
+            real / cls / "photo.jpg", exif=exif.tobytes()
+        )
     synth = write_synthetic_folder(tmp_path / "s", "gen", 4)
-    result = create_study(CreateRequest(tmp_path / "study", str(real), (SyntheticSource("gen", synth),), 4, None, False, False, 40, "test", 0, ()))
+    result = create_study(
+        CreateRequest(
+            tmp_path / "study", str(real), (SyntheticSource("gen", synth),), 4, None, False, False, 40, "test", 0, ()
+        )
+    )
     key = key_of(result.study)
-    assert sorted(k["origin"] for k in key.values() if k["truth"] == "real") == ["normal/photo.jpg", "normal/scan.dcm", "pneumonia/photo.jpg", "pneumonia/scan.dcm"]
+    assert sorted(k["origin"] for k in key.values() if k["truth"] == "real") == [
+        "normal/photo.jpg",
+        "normal/scan.dcm",
+        "pneumonia/photo.jpg",
+        "pneumonia/scan.dcm",
+    ]
     for f in (result.study / "images").iterdir():
         data = f.read_bytes()
         assert png_chunk_types(data) == ["IHDR", "IDAT", "IEND"]

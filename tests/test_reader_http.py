@@ -60,7 +60,10 @@ def test_invitation_sets_a_strict_http_only_cookie_and_stores_only_hashes(study,
     assert study.reader_tokens["ann"].encode() not in raw and study.admin_token.encode() not in raw
 
 
-@pytest.mark.parametrize("path", ["/read", "/img/0123456789abcdef", "/admin", "/admin/answers.csv", "/r/" + "x" * 43, "/r/short", "/a/" + "y" * 43])
+@pytest.mark.parametrize(
+    "path",
+    ["/read", "/img/0123456789abcdef", "/admin", "/admin/answers.csv", "/r/" + "x" * 43, "/r/short", "/a/" + "y" * 43],
+)
 def test_missing_or_bad_token_is_403(client_for, path):
     assert client_for().get(path, follow_redirects=False).status_code == 403
 
@@ -75,7 +78,10 @@ def test_post_without_session_or_with_a_bad_csrf_token_is_403(study, client_for)
     assert r.client.post("/answer", data=form, headers={"origin": "http://evil.example"}).status_code == 403
     assert r.client.post("/answer", data=form, headers={"origin": "null"}).status_code == 403
     assert _count(study) == 0
-    assert r.client.post("/answer", data=form, headers={"origin": "http://testserver"}, follow_redirects=False).status_code == 303
+    assert (
+        r.client.post("/answer", data=form, headers={"origin": "http://testserver"}, follow_redirects=False).status_code
+        == 303
+    )
 
 
 def test_a_reader_session_is_not_an_admin_session(study, client_for):
@@ -85,8 +91,23 @@ def test_a_reader_session_is_not_an_admin_session(study, client_for):
 
 @pytest.mark.parametrize(
     "path",
-    ["/img/0123456789abcdef", "/img/..%2Fkey.json", "/img/%2e%2e%2fkey.json", "/img/../key.json", "/static/..%2Fkey.json", "/static/", "/static/reader.py",
-     "/key.json", "/study.json", "/answers.sqlite", "/images/", "/img/", "/img/ABCDEF0123456789", "/img/0123456789abcdef.png", "/etc/passwd"],
+    [
+        "/img/0123456789abcdef",
+        "/img/..%2Fkey.json",
+        "/img/%2e%2e%2fkey.json",
+        "/img/../key.json",
+        "/static/..%2Fkey.json",
+        "/static/",
+        "/static/reader.py",
+        "/key.json",
+        "/study.json",
+        "/answers.sqlite",
+        "/images/",
+        "/img/",
+        "/img/ABCDEF0123456789",
+        "/img/0123456789abcdef.png",
+        "/etc/passwd",
+    ],
 )
 def test_path_traversal_and_unknown_ids_are_404(study, client_for, path):
     r = _reader(study, client_for)
@@ -110,11 +131,18 @@ def test_no_served_byte_tells_the_source_label_or_file(study, client_for):
     """A whole session (both trials): every page and image a reader receives is collected."""
     key = key_of(study.study)
     r = _reader(study, client_for)
-    served: list[bytes] = [r.client.get("/").content, r.client.get("/static/reader.css").content, r.client.get("/static/reader.js").content]
+    served: list[bytes] = [
+        r.client.get("/").content,
+        r.client.get("/static/reader.css").content,
+        r.client.get("/static/reader.js").content,
+    ]
     page_shapes = {"real": set(), "synthetic": set()}
     for _ in range(len(key)):
         resp = r.client.get("/read")
-        assert resp.headers["cache-control"] == "no-store" and "script-src 'self'" in resp.headers["content-security-policy"]
+        assert (
+            resp.headers["cache-control"] == "no-store"
+            and "script-src 'self'" in resp.headers["content-security-policy"]
+        )
         page = r.page()
         served.append(resp.content)
         img = r.client.get(f"/img/{page.image_id}")
@@ -125,7 +153,19 @@ def test_no_served_byte_tells_the_source_label_or_file(study, client_for):
         assert r.answer(page, verdict="unsure") == 303
     # Trial 1 pages of real and synthetic images are the same page apart from ID, token and count.
     assert len(page_shapes["real"]) == 1 and page_shapes["real"] == page_shapes["synthetic"]
-    secrets = [*SOURCE_NAMES, SECRET_FILE, "DOE^JANE", "edgegen", "ort-cpu", "pneumonia", "normal", "key.json", "manifest", "study.json", "images/"]
+    secrets = [
+        *SOURCE_NAMES,
+        SECRET_FILE,
+        "DOE^JANE",
+        "edgegen",
+        "ort-cpu",
+        "pneumonia",
+        "normal",
+        "key.json",
+        "manifest",
+        "study.json",
+        "images/",
+    ]
     for blob in served:
         for s in secrets:
             assert s.encode() not in blob, s
@@ -165,7 +205,14 @@ def test_answers_resume_retries_do_not_duplicate_and_trial_two_gives_feedback(st
 
 @pytest.mark.parametrize(
     ("change", "status"),
-    [({"verdict": "maybe"}, 400), ({"confidence": "9"}, 400), ({"confidence": "x"}, 400), ({"trial": "3"}, 400), ({"image_id": "0123456789abcdef"}, 404), ({"image_id": "../key"}, 404)],
+    [
+        ({"verdict": "maybe"}, 400),
+        ({"confidence": "9"}, 400),
+        ({"confidence": "x"}, 400),
+        ({"trial": "3"}, 400),
+        ({"image_id": "0123456789abcdef"}, 404),
+        ({"image_id": "../key"}, 404),
+    ],
 )
 def test_malformed_answers_are_refused(study, client_for, change, status):
     r = _reader(study, client_for)
@@ -225,4 +272,6 @@ def test_serve_binds_loopback_unless_asked_and_warns_when_asked(study, run_cli, 
     assert code == 0 and calls[-1] == ("127.0.0.1", 8000) and "warning" not in err
     code, _, err = run_cli("reader", "serve", str(study.study), "--host", "0.0.0.0", "--port", "9001")
     assert code == 0 and calls[-1] == ("0.0.0.0", 9001) and "warning" in err and "0.0.0.0" in err
-    assert app_module.is_loopback("::1") and app_module.is_loopback("localhost") and not app_module.is_loopback("10.0.0.1")
+    assert (
+        app_module.is_loopback("::1") and app_module.is_loopback("localhost") and not app_module.is_loopback("10.0.0.1")
+    )

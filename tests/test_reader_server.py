@@ -16,10 +16,14 @@ from tests.reader_support import HttpReader, Server, free_port, make_study  # no
 
 def _answers(study) -> list[tuple[str, str, int]]:
     with sqlite3.connect(study / "answers.sqlite") as db:
-        return db.execute("SELECT r.name, a.image_id, a.trial FROM answers a JOIN readers r ON r.id = a.reader_id").fetchall()
+        return db.execute(
+            "SELECT r.name, a.image_id, a.trial FROM answers a JOIN readers r ON r.id = a.reader_id"
+        ).fetchall()
 
 
-def _read_to_the_end(reader: HttpReader, acked: list, stop: threading.Event | None = None, errors: list | None = None) -> None:
+def _read_to_the_end(
+    reader: HttpReader, acked: list, stop: threading.Event | None = None, errors: list | None = None
+) -> None:
     try:
         while not (stop and stop.is_set()):
             page = reader.page()
@@ -47,7 +51,10 @@ def test_ten_concurrent_readers_times_fifty_answers_lose_nothing(tmp_path):
             assert r.sign_in().status_code == 303
         acked = {n: [] for n in names}
         errors: list = []
-        threads = [threading.Thread(target=_read_to_the_end, args=(r, acked[n], None, errors)) for r, n in zip(readers, names, strict=True)]
+        threads = [
+            threading.Thread(target=_read_to_the_end, args=(r, acked[n], None, errors))
+            for r, n in zip(readers, names, strict=True)
+        ]
         for t in threads:
             t.start()
         for t in threads:

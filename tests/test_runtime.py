@@ -87,7 +87,9 @@ def test_nan_is_reported_with_component_and_step(folder):
 
 
 def test_low_memory_mode_releases_components(folder):
-    pipe, _ = open_sd_pipeline(_config(Backend.ORT_CPU), SchedulerName.EULER, model="tiny", artifacts=folder, low_memory=True)
+    pipe, _ = open_sd_pipeline(
+        _config(Backend.ORT_CPU), SchedulerName.EULER, model="tiny", artifacts=folder, low_memory=True
+    )
     pipe(["a"], [0], 2, 5.0, 64)
     assert not any(r.loaded for r in pipe.runners.values())
 
@@ -115,7 +117,11 @@ def test_generate_writes_provenance(folder, tmp_path):
     assert {line["seed"] for line in lines} == {10, 11, 12, 13}
     png = tmp_path / lines[0]["file"]
     with Image.open(png) as im:
-        assert im.text["synthetic"] == "true" and im.text["backend"] == "ort-cpu" and im.text["model_sha256"] == facts["model_sha256"]
+        assert (
+            im.text["synthetic"] == "true"
+            and im.text["backend"] == "ort-cpu"
+            and im.text["model_sha256"] == facts["model_sha256"]
+        )
     import pydicom
 
     ds = pydicom.dcmread(tmp_path / lines[0]["dicom"])
@@ -128,8 +134,32 @@ def test_generate_writes_provenance(folder, tmp_path):
 def test_sigkill_mid_run_then_rerun_gives_exactly_n_images(folder, tmp_path):
     out = tmp_path / "gen"
     exe = str(Path(sys.executable).parent / "edgegen")
-    cmd = [exe, "generate", "--out", str(out), "--model", "tiny", "--artifacts", str(folder), "--backend", "ort-cpu",
-           "--precision", "fp32", "--class", "normal", "--class", "pneumonia", "--n", "5", "--steps", "6", "--size", "64", "--batch-size", "1"]
+    cmd = [
+        exe,
+        "generate",
+        "--out",
+        str(out),
+        "--model",
+        "tiny",
+        "--artifacts",
+        str(folder),
+        "--backend",
+        "ort-cpu",
+        "--precision",
+        "fp32",
+        "--class",
+        "normal",
+        "--class",
+        "pneumonia",
+        "--n",
+        "5",
+        "--steps",
+        "6",
+        "--size",
+        "64",
+        "--batch-size",
+        "1",
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     manifest = out / "manifest.jsonl"
     deadline = time.time() + 120
@@ -157,13 +187,21 @@ def test_sigkill_mid_run_then_rerun_gives_exactly_n_images(folder, tmp_path):
 
 
 def test_backend_choice_and_providers():
-    usable = {Backend.TENSORRT: "tensorrt not installed", Backend.ORT_CUDA: "no NVIDIA GPU visible", Backend.ORT_CPU: None, Backend.TORCH: None}
+    usable = {
+        Backend.TENSORRT: "tensorrt not installed",
+        Backend.ORT_CUDA: "no NVIDIA GPU visible",
+        Backend.ORT_CPU: None,
+        Backend.TORCH: None,
+    }
     assert choose_backend((Backend.TENSORRT, Backend.ORT_CUDA, Backend.ORT_CPU), usable) is Backend.ORT_CPU
     assert choose_backend((Backend.ORT_CPU,), usable, Backend.TORCH) is Backend.TORCH
-    with pytest.raises(BackendUnavailableError, match="backend trt cannot run here: tensorrt not installed.*--backend ort-cpu"):
+    with pytest.raises(
+        BackendUnavailableError, match="backend trt cannot run here: tensorrt not installed.*--backend ort-cpu"
+    ):
         choose_backend((Backend.TENSORRT, Backend.ORT_CPU), usable, Backend.TENSORRT)
-    assert choose_providers(Backend.ORT_TENSORRT, ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"], True) == [
-        "TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"]
+    assert choose_providers(
+        Backend.ORT_TENSORRT, ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"], True
+    ) == ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"]
     with pytest.raises(BackendUnavailableError, match="lacks"):
         choose_providers(Backend.ORT_CUDA, ["CPUExecutionProvider"], True)
     with pytest.raises(BackendUnavailableError, match="needs an NVIDIA GPU"):
@@ -171,11 +209,26 @@ def test_backend_choice_and_providers():
 
 
 def test_cli_generate_bad_backend_and_classify(run_cli, folder, tmp_path):
-    code, _, err = run_cli("generate", "--out", str(tmp_path / "g"), "--model", "tiny", "--artifacts", str(folder), "--backend", "trt")
+    code, _, err = run_cli(
+        "generate", "--out", str(tmp_path / "g"), "--model", "tiny", "--artifacts", str(folder), "--backend", "trt"
+    )
     assert code == BackendUnavailableError.exit_code and "tensorrt" in err and err.count("\n") == 1
     assert not (tmp_path / "g").exists()
-    code, out, _ = run_cli("classify", "default", "--artifacts", str(folder), "--backend", "ort-cpu", "--precision", "int8",
-                           "--out", str(tmp_path / "p.csv"), "--bootstrap", "20", "--json")
+    code, out, _ = run_cli(
+        "classify",
+        "default",
+        "--artifacts",
+        str(folder),
+        "--backend",
+        "ort-cpu",
+        "--precision",
+        "int8",
+        "--out",
+        str(tmp_path / "p.csv"),
+        "--bootstrap",
+        "20",
+        "--json",
+    )
     assert code == 0
     result = json.loads(out)
     assert result["n"] == 312 and result["report"]["accuracy"]["value"] > 0.8 and result["precision"] == "int8"
@@ -193,5 +246,8 @@ def test_cli_generate_bad_backend_and_classify(run_cli, folder, tmp_path):
 def test_cuda_backends_match_cpu(folder):
     ref, _ = _generate(_config(Backend.ORT_CPU), folder)
     for backend in (Backend.ORT_CUDA, Backend.TORCH):
-        out, _ = _generate(RunConfig(backend, {c: Precision.FP32 for c in Component}, device="cuda"), folder if backend is not Backend.TORCH else None)
+        out, _ = _generate(
+            RunConfig(backend, {c: Precision.FP32 for c in Component}, device="cuda"),
+            folder if backend is not Backend.TORCH else None,
+        )
         assert _psnr(out.images, ref.images) >= 30

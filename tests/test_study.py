@@ -29,7 +29,19 @@ def _source(folder, images, labels, precision, model="m"):
         rel = f"{names[y]}/{names[y]}_{i:05d}.png"
         (folder / names[y]).mkdir(parents=True, exist_ok=True)
         Image.fromarray(im).save(folder / rel)
-        lines.append(json.dumps({"file": rel, "class": names[y], "model": model, "backend": "ort-cpu", "precisions": {"unet": precision}, "seconds": 0.2, "synthetic": True}))
+        lines.append(
+            json.dumps(
+                {
+                    "file": rel,
+                    "class": names[y],
+                    "model": model,
+                    "backend": "ort-cpu",
+                    "precisions": {"unet": precision},
+                    "seconds": 0.2,
+                    "synthetic": True,
+                }
+            )
+        )
     (folder / "manifest.jsonl").write_text("\n".join(lines) + "\n")
     return folder
 
@@ -42,7 +54,10 @@ def sources(tmp_path_factory):
     val = load_dataset("kermany-128", "train", 32)  # real images stand in for synthetic ones: fast, labelled
     rng = np.random.default_rng(0)
     noisy = lambda a: np.clip(a.astype(int) + rng.integers(-8, 9, a.shape), 0, 255).astype(np.uint8)  # noqa: E731
-    return {"fp32": _source(root / "fp32", val.images, val.labels, "fp32"), "int8": _source(root / "int8", noisy(val.images), val.labels, "int8")}
+    return {
+        "fp32": _source(root / "fp32", val.images, val.labels, "fp32"),
+        "int8": _source(root / "int8", noisy(val.images), val.labels, "int8"),
+    }
 
 
 def _spec(folders, **kw) -> dict:
@@ -54,7 +69,11 @@ def _spec(folders, **kw) -> dict:
         "bootstrap": 40,
         "quality": False,
         "sources": {"fp32": {"folder": str(folders["fp32"])}, "int8": {"folder": str(folders["int8"])}},
-        "arms": [{"kind": "real-only"}, {"kind": "synthetic-only", "sources": ["fp32", "int8"]}, {"kind": "hybrid", "sources": ["fp32", "int8"], "ratios": [0.25]}],
+        "arms": [
+            {"kind": "real-only"},
+            {"kind": "synthetic-only", "sources": ["fp32", "int8"]},
+            {"kind": "hybrid", "sources": ["fp32", "int8"], "ratios": [0.25]},
+        ],
     }
     return {**base, **kw}
 
@@ -79,19 +98,31 @@ def test_bad_sources_fail_before_any_training(tmp_path, sources):
 
     empty = tmp_path / "no-manifest"
     (empty / "normal").mkdir(parents=True)
-    spec = parse_spec(_spec(sources, sources={"fp32": {"folder": str(empty)}}, arms=[{"kind": "synthetic-only", "sources": ["fp32"]}]))
+    spec = parse_spec(
+        _spec(sources, sources={"fp32": {"folder": str(empty)}}, arms=[{"kind": "synthetic-only", "sources": ["fp32"]}])
+    )
     with pytest.raises(DataError, match="has no manifest.jsonl"):
         prepare(spec, tmp_path / "study")
     other = _source(tmp_path / "tb", np.zeros((2, 32, 32), np.uint8), [0, 1], "fp32")
     rec = [json.loads(x) for x in (other / "manifest.jsonl").read_text().splitlines()]
     rec[0]["class"] = "tuberculosis"
     (other / "manifest.jsonl").write_text("\n".join(json.dumps(r) for r in rec) + "\n")
-    spec = parse_spec(_spec(sources, sources={"fp32": {"folder": str(other)}}, arms=[{"kind": "synthetic-only", "sources": ["fp32"]}]))
+    spec = parse_spec(
+        _spec(sources, sources={"fp32": {"folder": str(other)}}, arms=[{"kind": "synthetic-only", "sources": ["fp32"]}])
+    )
     with pytest.raises(DataError, match="classes \\['tuberculosis'\\] are not classes of the real data"):
         prepare(spec, tmp_path / "study2")
     few = _source(tmp_path / "few", np.zeros((4, 32, 32), np.uint8), [0, 1, 0, 1], "fp32")
-    spec = parse_spec(_spec(sources, sources={"fp32": {"folder": str(few)}}, arms=[{"kind": "hybrid", "sources": ["fp32"], "ratios": [0.5]}]))
-    with pytest.raises(DataError, match="source fp32 has 2 'normal' image\\(s\\) but arm 'fp32 1:0.5 \\(100% real\\)' needs 274"):
+    spec = parse_spec(
+        _spec(
+            sources,
+            sources={"fp32": {"folder": str(few)}},
+            arms=[{"kind": "hybrid", "sources": ["fp32"], "ratios": [0.5]}],
+        )
+    )
+    with pytest.raises(
+        DataError, match="source fp32 has 2 'normal' image\\(s\\) but arm 'fp32 1:0.5 \\(100% real\\)' needs 274"
+    ):
         prepare(spec, tmp_path / "study3")
     assert not any((tmp_path / n).exists() for n in ("study", "study2", "study3"))
 
@@ -102,7 +133,14 @@ def test_units_pair_every_arm_with_its_baseline():
     assert len(units) == 3 * (1 + 3 + 3)
     ids = {u.id for u in units}
     assert all(u.baseline + f"__s{u.seed}" in ids for u in units)
-    scarce = parse_spec({"name": "s", "sources": {"a": {"folder": "x"}}, "arms": [{"kind": "scarce", "sources": ["a"], "real_fractions": [0.1], "ratios": [0.0, 1.0]}], "seeds": 1})
+    scarce = parse_spec(
+        {
+            "name": "s",
+            "sources": {"a": {"folder": "x"}},
+            "arms": [{"kind": "scarce", "sources": ["a"], "real_fractions": [0.1], "ratios": [0.0, 1.0]}],
+            "seeds": 1,
+        }
+    )
     assert {u.id for u in plan_units(scarce)} == {"real-only__real__f0.1__r0__s0", "scarce__a__f0.1__r1__s0"}
     assert Unit("hybrid", "a", 1.0, 0.5, 0).label() == "a 1:0.5 (100% real)"
 
@@ -113,7 +151,12 @@ def test_study_runs_resumes_after_kill_and_reports(tmp_path, sources):
     path.write_text(yaml.safe_dump(_spec(sources)))
     out = tmp_path / "run"
     env = {**os.environ, "EDGEGEN_DEBUG": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "edgegen.cli.app", "study", str(path), "--out", str(out), "--json"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "edgegen.cli.app", "study", str(path), "--out", str(out), "--json"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     deadline = time.time() + 600
     while time.time() < deadline and len(list((out / "units").glob("*.json"))) < 2:
         time.sleep(0.5)
@@ -121,7 +164,12 @@ def test_study_runs_resumes_after_kill_and_reports(tmp_path, sources):
     proc.wait()
     first = {p.name: p.stat().st_mtime_ns for p in (out / "units").glob("*.json")}
     assert len(first) >= 2 and not list((out / "units").glob(".*tmp"))
-    done = subprocess.run([sys.executable, "-m", "edgegen.cli.app", "study", str(path), "--out", str(out), "--json"], env=env, capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "edgegen.cli.app", "study", str(path), "--out", str(out), "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     units = list((out / "units").glob("*.json"))
     assert len(units) == 2 * (1 + 2 + 2)
@@ -134,7 +182,11 @@ def test_study_runs_resumes_after_kill_and_reports(tmp_path, sources):
     contrast = result["result"]["contrasts"]
     assert {c["what"] for c in contrast} == {"int8 vs fp32 data from m on ort-cpu"}
     md = (out / "report.md").read_text()
-    assert "## Precision contrasts" in md and "![forest.png](forest.png)" in md and (out / "report.html").stat().st_size > 5000
+    assert (
+        "## Precision contrasts" in md
+        and "![forest.png](forest.png)" in md
+        and (out / "report.html").stat().st_size > 5000
+    )
 
 
 def test_statistics_known_answers():
@@ -146,11 +198,13 @@ def test_statistics_known_answers():
 
     assert auroc(y, s1) == pytest.approx(roc_auc_score(y, s1))
     d = delong(y, s1, s2)
+
     # Brute-force DeLong: structural components from all pairs, O(n²).
     def comps(s):
         pos, neg = s[y == 1], s[y == 0]
         psi = (pos[:, None] > neg[None, :]) + 0.5 * (pos[:, None] == neg[None, :])
         return psi.mean(1), psi.mean(0)
+
     (a10, a01), (b10, b01) = comps(s1), comps(s2)
     var = (np.var(a10 - b10, ddof=1) / len(a10)) + (np.var(a01 - b01, ddof=1) / len(a01))
     assert d.se == pytest.approx(np.sqrt(var)) and d.delta == pytest.approx(roc_auc_score(y, s1) - roc_auc_score(y, s2))

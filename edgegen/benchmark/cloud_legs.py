@@ -34,7 +34,16 @@ def cloud_size(model: str, edge_side: int, prices) -> str:
     return opts[0].size if opts else "1024x1024"
 
 
-def run_cloud_leg(model: str, config: CloudLegConfig, conditions: tuple[dict, ...], template: str, size: int, folder: Path, prices, seed: int = 0) -> dict:
+def run_cloud_leg(
+    model: str,
+    config: CloudLegConfig,
+    conditions: tuple[dict, ...],
+    template: str,
+    size: int,
+    folder: Path,
+    prices,
+    seed: int = 0,
+) -> dict:
     """Generate `per_condition` images per condition; return the leg's raw result dict
     (status, latencies, cost, images .npz for quality)."""
     from edgegen.cloud.images import CloudSettings, read_api_key, run_cloud
@@ -46,17 +55,35 @@ def run_cloud_leg(model: str, config: CloudLegConfig, conditions: tuple[dict, ..
     leg_dir = folder / "legs" / f"cloud_{model}"
     conds = [Condition(c["name"], c.get("population", ""), tuple(c.get("findings", ()))) for c in conditions]
     items = plan(conds, config.per_condition, template, seed)
-    settings = CloudSettings(model, cloud_size(model, size, prices), None, None, config.timeout_s, config.max_retries, config.base_url, config.max_usd)
+    settings = CloudSettings(
+        model,
+        cloud_size(model, size, prices),
+        None,
+        None,
+        config.timeout_s,
+        config.max_retries,
+        config.base_url,
+        config.max_usd,
+    )
     try:
         result = run_cloud(items, settings, prices, leg_dir / "images", read_api_key(config.api_key_file))
     except EdgegenError as exc:
         return {"status": "failed", "error": exc.one_line()}
     files = [(it, leg_dir / "images" / it.file) for it in items if (leg_dir / "images" / it.file).is_file()]
     if not files:
-        return {"status": "failed", "error": "no image came back" + (f" ({len(result.refused)} refused by the content policy)" if result.refused else "")}
+        return {
+            "status": "failed",
+            "error": "no image came back"
+            + (f" ({len(result.refused)} refused by the content policy)" if result.refused else ""),
+        }
     gray = np.stack([decode_image(p, size) for _, p in files])
     npz = leg_dir / "quality_images.npz"
-    np.savez_compressed(npz, images=gray, conditions=np.array([it.class_name for it, _ in files]), seeds=np.array([it.seed for it, _ in files]))
+    np.savez_compressed(
+        npz,
+        images=gray,
+        conditions=np.array([it.class_name for it, _ in files]),
+        seeds=np.array([it.seed for it, _ in files]),
+    )
     lat = summarize(result.latencies_s)
     return {
         "status": "ok",
@@ -64,7 +91,9 @@ def run_cloud_leg(model: str, config: CloudLegConfig, conditions: tuple[dict, ..
         "latency": to_plain(lat),
         "latency_p50_s": lat.median if lat else None,
         "latency_p90_s": float(np.percentile(result.latencies_s, 90)) if result.latencies_s else None,
-        "usd_per_image": result.spent_usd / result.generated if result.generated else prices.per_image(model, settings.size, None),
+        "usd_per_image": result.spent_usd / result.generated
+        if result.generated
+        else prices.per_image(model, settings.size, None),
         "spent_usd": result.spent_usd,
         "generated": result.generated,
         "refused": len(result.refused),

@@ -17,7 +17,13 @@ def leg_seconds_per_image(summary: dict) -> float | None:
 
 def cost_legs(results: list[LegResult], profile, image_side: int, images_per_month: float) -> None:
     from edgegen.cloud.prices import cloud_options, load_prices
-    from edgegen.cost import EdgeInputs, break_even_images_per_month, edge_usd_per_image_at_utilization, edge_usd_per_image_at_volume, nearest_cloud_options
+    from edgegen.cost import (
+        EdgeInputs,
+        break_even_images_per_month,
+        edge_usd_per_image_at_utilization,
+        edge_usd_per_image_at_volume,
+        nearest_cloud_options,
+    )
 
     prices = load_prices()
     options = nearest_cloud_options(image_side, cloud_options(prices))
@@ -26,7 +32,11 @@ def cost_legs(results: list[LegResult], profile, image_side: int, images_per_mon
         if r.status != "ok":
             continue
         if r.kind == "cloud":
-            r.cost = {"usd_per_image": r.summary.get("usd_per_image"), "size": r.summary.get("size"), "source": "measured spend / images"}
+            r.cost = {
+                "usd_per_image": r.summary.get("usd_per_image"),
+                "size": r.summary.get("size"),
+                "source": "measured spend / images",
+            }
             continue
         if r.kind == "classifier":
             continue
@@ -36,13 +46,25 @@ def cost_legs(results: list[LegResult], profile, image_side: int, images_per_mon
         energy = r.summary.get("energy") or {}
         measured = energy.get("method") not in (None, "estimate") and energy.get("watts")
         watts = energy["watts"] if measured else pw.load_w
-        edge = EdgeInputs(hw.price_usd, hw.lifetime_years, hw.utilization, watts, pw.idle_w, s_img, el.usd_per_kwh, bool(measured))
+        edge = EdgeInputs(
+            hw.price_usd, hw.lifetime_years, hw.utilization, watts, pw.idle_w, s_img, el.usd_per_kwh, bool(measured)
+        )
         full = EdgeInputs(hw.price_usd, hw.lifetime_years, 1.0, watts, pw.idle_w, s_img, el.usd_per_kwh, bool(measured))
         at_volume = edge_usd_per_image_at_volume(edge, images_per_month)
         vs = []
         for opt, note in options:
             be = break_even_images_per_month(edge, opt.usd_per_image)
-            vs.append({"model": opt.model, "size": opt.size, "quality": opt.quality, "cloud_usd_per_image": opt.usd_per_image, "edge_cheaper_by": opt.usd_per_image / at_volume if at_volume else None, "break_even_images_per_month": None if math.isinf(be) else be, "note": note})
+            vs.append(
+                {
+                    "model": opt.model,
+                    "size": opt.size,
+                    "quality": opt.quality,
+                    "cloud_usd_per_image": opt.usd_per_image,
+                    "edge_cheaper_by": opt.usd_per_image / at_volume if at_volume else None,
+                    "break_even_images_per_month": None if math.isinf(be) else be,
+                    "note": note,
+                }
+            )
         r.cost = {
             "seconds_per_image": s_img,
             "edge_usd_per_image_at_volume": at_volume,
@@ -63,6 +85,21 @@ def assumed_rows(profiles: list) -> list[dict]:
         ref = getattr(p, "reference_speed", None)
         if ref is None:
             continue
-        e = EdgeInputs(p.hardware.price_usd, p.hardware.lifetime_years, 1.0, p.power.load_w, p.power.idle_w, ref.seconds_per_image, p.electricity.usd_per_kwh)
-        out.append({"profile": p.name, "seconds_per_image": ref.seconds_per_image, "usd_per_image_full_utilization": edge_usd_per_image_at_utilization(e), "status": f"assumed ({ref.source})"})
+        e = EdgeInputs(
+            p.hardware.price_usd,
+            p.hardware.lifetime_years,
+            1.0,
+            p.power.load_w,
+            p.power.idle_w,
+            ref.seconds_per_image,
+            p.electricity.usd_per_kwh,
+        )
+        out.append(
+            {
+                "profile": p.name,
+                "seconds_per_image": ref.seconds_per_image,
+                "usd_per_image_full_utilization": edge_usd_per_image_at_utilization(e),
+                "status": f"assumed ({ref.source})",
+            }
+        )
     return out

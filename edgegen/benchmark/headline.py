@@ -58,10 +58,18 @@ def headline(results: BenchResults) -> dict:
     sd_t, sd_o, sd_8 = _ok(results, "sd/torch/fp32"), _ok(results, "sd/ort-cpu/fp32"), _ok(results, "sd/ort-cpu/int8")
     out: dict = {
         "sd_ort_fp32_vs_torch_latency": speedup(_latency_rounds(sd_t), _latency_rounds(sd_o)),
-        "sd_unet_int8_vs_fp32_step": speedup(_component_rounds(sd_o, "unet_steps_s"), _component_rounds(sd_8, "unet_steps_s")),
-        "sd_openvino_int8_vs_torch_latency": speedup(_latency_rounds(sd_t), _latency_rounds(_ok(results, "sd/openvino/int8"))),
-        "sd_torch_compile_vs_torch_latency": speedup(_latency_rounds(sd_t), _latency_rounds(_ok(results, "sd/torch-compile/fp32"))),
-        "edgegen_ort_vs_optimum_ort_latency": speedup(_latency_rounds(_ok(results, "sd/optimum-ort/fp32")), _latency_rounds(sd_o)),
+        "sd_unet_int8_vs_fp32_step": speedup(
+            _component_rounds(sd_o, "unet_steps_s"), _component_rounds(sd_8, "unet_steps_s")
+        ),
+        "sd_openvino_int8_vs_torch_latency": speedup(
+            _latency_rounds(sd_t), _latency_rounds(_ok(results, "sd/openvino/int8"))
+        ),
+        "sd_torch_compile_vs_torch_latency": speedup(
+            _latency_rounds(sd_t), _latency_rounds(_ok(results, "sd/torch-compile/fp32"))
+        ),
+        "edgegen_ort_vs_optimum_ort_latency": speedup(
+            _latency_rounds(_ok(results, "sd/optimum-ort/fp32")), _latency_rounds(sd_o)
+        ),
         "fastest_cpu_sd_leg": _fastest(results, ("sd", "optimum"), "sd/torch/fp32"),
         "fastest_cpu_gan_leg": _fastest(results, ("gan",), "gan/torch/fp32"),
     }
@@ -72,18 +80,44 @@ def headline(results: BenchResults) -> dict:
     if gans and sds:
         fast_gan = max(gans, key=lambda r: max((r.summary.get("images_per_s") or {0: 0}).values()))
         fast_sd = max(sds, key=lambda r: max((r.summary.get("images_per_s") or {0: 0}).values()))
-        out["gan_vs_diffusion_images_per_s"] = {"gan_leg": fast_gan.name, "sd_leg": fast_sd.name, **(speedup(_throughput_rounds(fast_sd), _throughput_rounds(fast_gan)) or {})}
+        out["gan_vs_diffusion_images_per_s"] = {
+            "gan_leg": fast_gan.name,
+            "sd_leg": fast_sd.name,
+            **(speedup(_throughput_rounds(fast_sd), _throughput_rounds(fast_gan)) or {}),
+        }
     clf_t = _ok(results, "classifier/torch/fp32")
-    clfs = [r for r in results.legs if r.status == "ok" and r.kind == "classifier" and r.name != "classifier/torch/fp32"]
+    clfs = [
+        r for r in results.legs if r.status == "ok" and r.kind == "classifier" and r.name != "classifier/torch/fp32"
+    ]
     if clf_t and clfs:
         ratios = {r.name: speedup(_classifier_rounds(clf_t), _classifier_rounds(r)) for r in clfs}
         best = max((n for n in ratios if ratios[n]), key=lambda n: ratios[n]["value"], default=None)
         if best:
             acc_t, acc_b = _accuracy(clf_t), _accuracy(_ok(results, best))
-            out["classifier_best_vs_torch_throughput"] = {"leg": best, **ratios[best], "accuracy_change_pts": None if acc_t is None or acc_b is None else 100 * (acc_b - acc_t)}
+            out["classifier_best_vs_torch_throughput"] = {
+                "leg": best,
+                **ratios[best],
+                "accuracy_change_pts": None if acc_t is None or acc_b is None else 100 * (acc_b - acc_t),
+            }
         out["classifier_vs_torch_throughput"] = ratios
-    out["peak_rss_mb"] = {r.name: r.summary.get("peak_rss_mb") for r in results.legs if r.status == "ok" and r.kind != "cloud"}
-    out["cost_usd_per_image_at_volume"] = {r.name: r.cost.get("edge_usd_per_image_at_volume") for r in results.legs if r.cost and r.kind != "cloud"}
-    out["cloud"] = {r.name: {"usd_per_image": r.summary.get("usd_per_image"), "latency_p50_s": r.summary.get("latency_p50_s"), "latency_p90_s": r.summary.get("latency_p90_s")} for r in results.legs if r.kind == "cloud" and r.status == "ok"}
-    out["cv"] = {r.name: ((r.summary.get("latency") or r.summary.get("batch") or {}).get("cv")) for r in results.legs if r.status == "ok" and r.kind != "cloud"}
+    out["peak_rss_mb"] = {
+        r.name: r.summary.get("peak_rss_mb") for r in results.legs if r.status == "ok" and r.kind != "cloud"
+    }
+    out["cost_usd_per_image_at_volume"] = {
+        r.name: r.cost.get("edge_usd_per_image_at_volume") for r in results.legs if r.cost and r.kind != "cloud"
+    }
+    out["cloud"] = {
+        r.name: {
+            "usd_per_image": r.summary.get("usd_per_image"),
+            "latency_p50_s": r.summary.get("latency_p50_s"),
+            "latency_p90_s": r.summary.get("latency_p90_s"),
+        }
+        for r in results.legs
+        if r.kind == "cloud" and r.status == "ok"
+    }
+    out["cv"] = {
+        r.name: ((r.summary.get("latency") or r.summary.get("batch") or {}).get("cv"))
+        for r in results.legs
+        if r.status == "ok" and r.kind != "cloud"
+    }
     return out

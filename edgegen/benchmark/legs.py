@@ -46,29 +46,106 @@ class LegSpec:
 
 
 def _sd_precisions(unet: Precision, others: Precision) -> dict[str, str]:
-    return {c.value: (unet if c is Component.UNET else others).value for c in (Component.TEXT_ENCODER, Component.UNET, Component.VAE_DECODER)}
+    return {
+        c.value: (unet if c is Component.UNET else others).value
+        for c in (Component.TEXT_ENCODER, Component.UNET, Component.VAE_DECODER)
+    }
 
 
 GPU_BACKENDS = (Backend.ORT_CUDA, Backend.ORT_TENSORRT, Backend.TENSORRT)
 
 
-def all_legs(artifacts: str, gan_artifacts: str | None, optimum_dir: str | None, model: str, gan_model: str | None, threads: int | None) -> list[LegSpec]:
+def all_legs(
+    artifacts: str,
+    gan_artifacts: str | None,
+    optimum_dir: str | None,
+    model: str,
+    gan_model: str | None,
+    threads: int | None,
+) -> list[LegSpec]:
     """Every leg a demanding user would compare. torch.compile (minutes of compilation) and FP16
     on CPU (no native half-precision arithmetic on x86: slower than FP32) are opt-in."""
     P = Precision
     sd = [
         LegSpec("sd/torch/fp32", "sd", Backend.TORCH, _sd_precisions(P.FP32, P.FP32), model, None, threads=threads),
-        LegSpec("sd/torch-compile/fp32", "sd", Backend.TORCH, _sd_precisions(P.FP32, P.FP32), model, None, threads=threads, torch_compile=True, default=False),
-        LegSpec("sd/ort-cpu/fp32", "sd", Backend.ORT_CPU, _sd_precisions(P.FP32, P.FP32), model, artifacts, threads=threads),
-        LegSpec("sd/ort-cpu/fp16", "sd", Backend.ORT_CPU, _sd_precisions(P.FP16, P.FP16), model, artifacts, threads=threads, default=False),
-        LegSpec("sd/ort-cpu/int8", "sd", Backend.ORT_CPU, _sd_precisions(P.INT8, P.FP32), model, artifacts, threads=threads),
-        LegSpec("sd/optimum-ort/fp32", "optimum", None, _sd_precisions(P.FP32, P.FP32), model, optimum_dir=optimum_dir, threads=threads),
-        LegSpec("sd/ort-cuda/fp16", "sd", Backend.ORT_CUDA, _sd_precisions(P.FP16, P.FP16), model, artifacts, threads=threads),
-        LegSpec("sd/ort-trt/fp16", "sd", Backend.ORT_TENSORRT, _sd_precisions(P.FP16, P.FP16), model, artifacts, threads=threads),
-        LegSpec("sd/trt/fp16", "sd", Backend.TENSORRT, _sd_precisions(P.FP16, P.FP16), model, artifacts, threads=threads),
-        LegSpec("sd/trt/int8", "sd", Backend.TENSORRT, _sd_precisions(P.INT8, P.FP16), model, artifacts, threads=threads),
-        LegSpec("sd/openvino/fp32", "sd", Backend.OPENVINO, _sd_precisions(P.FP32, P.FP32), model, artifacts, threads=threads),
-        LegSpec("sd/openvino/int8", "sd", Backend.OPENVINO, _sd_precisions(P.INT8, P.FP32), model, artifacts, threads=threads),
+        LegSpec(
+            "sd/torch-compile/fp32",
+            "sd",
+            Backend.TORCH,
+            _sd_precisions(P.FP32, P.FP32),
+            model,
+            None,
+            threads=threads,
+            torch_compile=True,
+            default=False,
+        ),
+        LegSpec(
+            "sd/ort-cpu/fp32", "sd", Backend.ORT_CPU, _sd_precisions(P.FP32, P.FP32), model, artifacts, threads=threads
+        ),
+        LegSpec(
+            "sd/ort-cpu/fp16",
+            "sd",
+            Backend.ORT_CPU,
+            _sd_precisions(P.FP16, P.FP16),
+            model,
+            artifacts,
+            threads=threads,
+            default=False,
+        ),
+        LegSpec(
+            "sd/ort-cpu/int8", "sd", Backend.ORT_CPU, _sd_precisions(P.INT8, P.FP32), model, artifacts, threads=threads
+        ),
+        LegSpec(
+            "sd/optimum-ort/fp32",
+            "optimum",
+            None,
+            _sd_precisions(P.FP32, P.FP32),
+            model,
+            optimum_dir=optimum_dir,
+            threads=threads,
+        ),
+        LegSpec(
+            "sd/ort-cuda/fp16",
+            "sd",
+            Backend.ORT_CUDA,
+            _sd_precisions(P.FP16, P.FP16),
+            model,
+            artifacts,
+            threads=threads,
+        ),
+        LegSpec(
+            "sd/ort-trt/fp16",
+            "sd",
+            Backend.ORT_TENSORRT,
+            _sd_precisions(P.FP16, P.FP16),
+            model,
+            artifacts,
+            threads=threads,
+        ),
+        LegSpec(
+            "sd/trt/fp16", "sd", Backend.TENSORRT, _sd_precisions(P.FP16, P.FP16), model, artifacts, threads=threads
+        ),
+        LegSpec(
+            "sd/trt/int8", "sd", Backend.TENSORRT, _sd_precisions(P.INT8, P.FP16), model, artifacts, threads=threads
+        ),
+        LegSpec(
+            "sd/openvino/fp32",
+            "sd",
+            Backend.OPENVINO,
+            _sd_precisions(P.FP32, P.FP32),
+            model,
+            artifacts,
+            threads=threads,
+        ),
+        LegSpec(
+            "sd/openvino/int8",
+            "sd",
+            Backend.OPENVINO,
+            _sd_precisions(P.INT8, P.FP32),
+            model,
+            artifacts,
+            threads=threads,
+        ),
     ]
     gan = []
     if gan_model:
@@ -83,9 +160,27 @@ def all_legs(artifacts: str, gan_artifacts: str | None, optimum_dir: str | None,
             (Backend.TENSORRT, P.FP16, True),
             (Backend.TENSORRT, P.INT8, True),
         ):
-            gan.append(LegSpec(f"gan/{backend.value}/{prec.value}", "gan", backend, {"generator": prec.value}, gan_model, None if backend is Backend.TORCH else gan_artifacts, threads=threads, default=default))
+            gan.append(
+                LegSpec(
+                    f"gan/{backend.value}/{prec.value}",
+                    "gan",
+                    backend,
+                    {"generator": prec.value},
+                    gan_model,
+                    None if backend is Backend.TORCH else gan_artifacts,
+                    threads=threads,
+                    default=default,
+                )
+            )
     clf = [
-        LegSpec(f"classifier/{b.value}/{p.value}", "classifier", b, {"classifier": p.value}, artifacts=artifacts, threads=threads)
+        LegSpec(
+            f"classifier/{b.value}/{p.value}",
+            "classifier",
+            b,
+            {"classifier": p.value},
+            artifacts=artifacts,
+            threads=threads,
+        )
         for b, p in (
             (Backend.TORCH, P.FP32),
             (Backend.ORT_CPU, P.FP32),
@@ -104,10 +199,19 @@ def select_legs(legs: list[LegSpec], wanted: set[str] | None) -> list[LegSpec]:
     matches no leg is an error, not an empty run."""
     if wanted is None:
         return [leg for leg in legs if leg.default]
-    unknown = [w for w in wanted if not any(leg.name == w or (w.endswith("*") and leg.name.startswith(w[:-1])) for leg in legs)]
+    unknown = [
+        w for w in wanted if not any(leg.name == w or (w.endswith("*") and leg.name.startswith(w[:-1])) for leg in legs)
+    ]
     if unknown:
-        raise UsageError(f"unknown leg(s) {', '.join(sorted(unknown))}", hint=f"legs: {', '.join(leg.name for leg in legs)} (a prefix ending in * selects several)")
-    return [leg for leg in legs if leg.name in wanted or any(w.endswith("*") and leg.name.startswith(w[:-1]) for w in wanted)]
+        raise UsageError(
+            f"unknown leg(s) {', '.join(sorted(unknown))}",
+            hint=f"legs: {', '.join(leg.name for leg in legs)} (a prefix ending in * selects several)",
+        )
+    return [
+        leg
+        for leg in legs
+        if leg.name in wanted or any(w.endswith("*") and leg.name.startswith(w[:-1]) for w in wanted)
+    ]
 
 
 def plan_legs(

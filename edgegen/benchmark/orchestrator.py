@@ -41,9 +41,18 @@ class WorkerHandle:
         self.leg, self.timeout_s = leg, timeout_s
         self.dir = folder / "legs" / leg.name.replace("/", "_")
         self.dir.mkdir(parents=True, exist_ok=True)
-        (self.dir / "leg.json").write_text(json.dumps({"leg": to_plain(leg), "gen": to_plain(gen), "load_watts": watts}))
+        (self.dir / "leg.json").write_text(
+            json.dumps({"leg": to_plain(leg), "gen": to_plain(gen), "load_watts": watts})
+        )
         self._stderr = (self.dir / "stderr.log").open("w")
-        self.proc = subprocess.Popen([sys.executable, "-m", "edgegen.benchmark.worker", str(self.dir / "leg.json")], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr, text=True, bufsize=1)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "edgegen.benchmark.worker", str(self.dir / "leg.json")],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._stderr,
+            text=True,
+            bufsize=1,
+        )
         self.error: str | None = None
 
     def call(self, op: str, timeout_s: float | None = None, **kw) -> dict:
@@ -104,7 +113,15 @@ class LegRun:
         self.status, self.error = "failed", error
 
 
-def run_legs(legs: list[LegSpec], gen: GenSettings, folder: Path, watts: float, timeout_s: float, quality: bool, progress: Callable[[str], None] = lambda _m: None) -> list[LegRun]:
+def run_legs(
+    legs: list[LegSpec],
+    gen: GenSettings,
+    folder: Path,
+    watts: float,
+    timeout_s: float,
+    quality: bool,
+    progress: Callable[[str], None] = lambda _m: None,
+) -> list[LegRun]:
     runs = [LegRun(leg, status="skipped", error=leg.skip_reason) if leg.skip_reason else LegRun(leg) for leg in legs]
     active = [r for r in runs if r.status == "ok"]
     try:

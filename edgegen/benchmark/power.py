@@ -50,7 +50,11 @@ class _Sampler:
     def stop(self) -> EnergyReading:
         self._stop.set()
         self._thread.join()
-        return EnergyReading(integrate(self.samples), self.samples[-1][0] - self.samples[0][0] if len(self.samples) > 1 else 0.0, self.method)
+        return EnergyReading(
+            integrate(self.samples),
+            self.samples[-1][0] - self.samples[0][0] if len(self.samples) > 1 else 0.0,
+            self.method,
+        )
 
 
 def integrate(samples: list[tuple[float, float]]) -> float:
@@ -96,7 +100,9 @@ class TegrastatsMeter:
         self.samples: list[tuple[float, float]] = []
 
     def start(self) -> None:
-        self._proc = subprocess.Popen(["tegrastats", "--interval", str(self.interval_ms)], stdout=subprocess.PIPE, text=True)
+        self._proc = subprocess.Popen(
+            ["tegrastats", "--interval", str(self.interval_ms)], stdout=subprocess.PIPE, text=True
+        )
         self._thread = threading.Thread(target=self._read, daemon=True)
         self._thread.start()
 

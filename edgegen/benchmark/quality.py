@@ -19,7 +19,9 @@ def ssim_psnr(images: np.ndarray, reference: np.ndarray) -> tuple[float, float]:
 
     a = torch.from_numpy(images).unsqueeze(1).float() / 255.0
     b = torch.from_numpy(reference).unsqueeze(1).float() / 255.0
-    return float(structural_similarity_index_measure(a, b, data_range=1.0)), float(peak_signal_noise_ratio(a, b, data_range=1.0))
+    return float(structural_similarity_index_measure(a, b, data_range=1.0)), float(
+        peak_signal_noise_ratio(a, b, data_range=1.0)
+    )
 
 
 def load_leg_images(path: Path, conditions: tuple[dict, ...]):
@@ -27,11 +29,23 @@ def load_leg_images(path: Path, conditions: tuple[dict, ...]):
     from edgegen.quality.sources import ImagePool
 
     data = np.load(path)
-    by_name = {c["name"]: Condition(c["name"], c.get("population", ""), tuple(c.get("findings", ()))) for c in conditions}
+    by_name = {
+        c["name"]: Condition(c["name"], c.get("population", ""), tuple(c.get("findings", ()))) for c in conditions
+    }
     return ImagePool(data["images"], [by_name[str(n)] for n in data["conditions"]], str(path)), data["seeds"]
 
 
-def leg_quality(path: Path, conditions: tuple[dict, ...], real_held, train, net, classifiers, floor_cache: dict, reference: np.ndarray | None, bootstrap: int = 100) -> dict:
+def leg_quality(
+    path: Path,
+    conditions: tuple[dict, ...],
+    real_held,
+    train,
+    net,
+    classifiers,
+    floor_cache: dict,
+    reference: np.ndarray | None,
+    bootstrap: int = 100,
+) -> dict:
     from edgegen.quality.assess import assess_quality
 
     pool, _ = load_leg_images(path, conditions)

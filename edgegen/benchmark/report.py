@@ -61,23 +61,50 @@ def gen_rows(results: BenchResults) -> list[list[str]]:
             continue
         s, q, c = r.summary, r.quality or {}, r.cost or {}
         energy = s.get("energy") or {}
-        rows.append([
-            r.name, "ok", _f(s.get("cold_start_s"), "{:.2f}"), _lat(s),
-            (f"TE {_comp(s, 'text_encoder_s')} / UNet {_comp(s, 'unet_steps_s')} / VAE {_comp(s, 'vae_decoder_s')}" if r.kind == "sd" else f"G {_comp(s, 'generator_s')}" if r.kind == "gan" else "–"),
-            " / ".join(f"{_f(v, '{:.2f}')}@{b}" for b, v in (s.get("images_per_s") or {}).items()),
-            _f(s.get("peak_rss_mb"), "{:.0f}"),
-            f"{_f(energy.get('joules_per_image'), '{:.2f}')} ({energy.get('method', '?')})",
-            _f(s.get("achieved_gflops"), "{:.1f}"),
-            _quality_cell(q, "kid", "{:.4f}"),
-            _quality_cell(q, "detectability", "{:.2f}"),
-            f"{_f(q.get('ssim_vs_reference'), '{:.3f}')} / {_f(q.get('psnr_vs_reference_db'), '{:.1f}')}",
-            _f(c.get("edge_usd_per_image_at_volume"), "${:.5f}"),
-            _f(c.get("edge_usd_per_image_full_utilization"), "${:.6f}"),
-        ])
+        rows.append(
+            [
+                r.name,
+                "ok",
+                _f(s.get("cold_start_s"), "{:.2f}"),
+                _lat(s),
+                (
+                    f"TE {_comp(s, 'text_encoder_s')} / UNet "
+                    f"{_comp(s, 'unet_steps_s')} / VAE {_comp(s, 'vae_decoder_s')}"
+                    if r.kind == "sd"
+                    else f"G {_comp(s, 'generator_s')}"
+                    if r.kind == "gan"
+                    else "–"
+                ),
+                " / ".join(f"{_f(v, '{:.2f}')}@{b}" for b, v in (s.get("images_per_s") or {}).items()),
+                _f(s.get("peak_rss_mb"), "{:.0f}"),
+                f"{_f(energy.get('joules_per_image'), '{:.2f}')} ({energy.get('method', '?')})",
+                _f(s.get("achieved_gflops"), "{:.1f}"),
+                _quality_cell(q, "kid", "{:.4f}"),
+                _quality_cell(q, "detectability", "{:.2f}"),
+                f"{_f(q.get('ssim_vs_reference'), '{:.3f}')} / {_f(q.get('psnr_vs_reference_db'), '{:.1f}')}",
+                _f(c.get("edge_usd_per_image_at_volume"), "${:.5f}"),
+                _f(c.get("edge_usd_per_image_full_utilization"), "${:.6f}"),
+            ]
+        )
     return rows
 
 
-GEN_HEADER = ["leg", "status", "cold start s", "latency s/image (batch 1)", "components s (median)", "images/s @ batch", "peak RSS MB", "energy J/img", "GFLOP/s (UNet)", "KID per class (floor)", "detectability AUROC (floor)", "SSIM / PSNR vs torch FP32", "$/img at volume", "$/img full use"]
+GEN_HEADER = [
+    "leg",
+    "status",
+    "cold start s",
+    "latency s/image (batch 1)",
+    "components s (median)",
+    "images/s @ batch",
+    "peak RSS MB",
+    "energy J/img",
+    "GFLOP/s (UNet)",
+    "KID per class (floor)",
+    "detectability AUROC (floor)",
+    "SSIM / PSNR vs torch FP32",
+    "$/img at volume",
+    "$/img full use",
+]
 
 
 def classifier_rows(results: BenchResults) -> list[list[str]]:
@@ -92,7 +119,17 @@ def classifier_rows(results: BenchResults) -> list[list[str]]:
         m = s.get("metrics") or {}
         batch = s.get("batch") or {}
         acc = m.get("accuracy") or m.get("macro_auroc")
-        rows.append([r.name, "ok", f"{_f(next(iter((s.get('images_per_s') or {}).values()), None), '{:.0f}')} (CV {_f(batch.get('cv'), '{:.0%}')}, n={batch.get('n', 0)})", _ci(acc, "{:.3f}"), _ci(m.get("auroc"), "{:.3f}"), _f(s.get("peak_rss_mb"), "{:.0f}")])
+        rows.append(
+            [
+                r.name,
+                "ok",
+                f"{_f(next(iter((s.get('images_per_s') or {}).values()), None), '{:.0f}')} "
+                f"(CV {_f(batch.get('cv'), '{:.0%}')}, n={batch.get('n', 0)})",
+                _ci(acc, "{:.3f}"),
+                _ci(m.get("auroc"), "{:.3f}"),
+                _f(s.get("peak_rss_mb"), "{:.0f}"),
+            ]
+        )
     return rows
 
 
@@ -104,11 +141,31 @@ def cost_rows(results: BenchResults) -> list[list[str]]:
     for r in results.legs:
         c = r.cost or {}
         for v in c.get("vs_cloud", []):
-            rows.append([r.name, _f(c["seconds_per_image"], "{:.4f}"), _f(c["edge_usd_per_image_at_volume"], "${:.6f}"), _f(c["edge_usd_per_image_full_utilization"], "${:.7f}"), f"{v['model']} {v['size']} {v['quality']}", _f(v["cloud_usd_per_image"], "${:.3f}"), _f(v.get("break_even_images_per_month"), "{:.0f}", "never"), v.get("note") or "like for like"])
+            rows.append(
+                [
+                    r.name,
+                    _f(c["seconds_per_image"], "{:.4f}"),
+                    _f(c["edge_usd_per_image_at_volume"], "${:.6f}"),
+                    _f(c["edge_usd_per_image_full_utilization"], "${:.7f}"),
+                    f"{v['model']} {v['size']} {v['quality']}",
+                    _f(v["cloud_usd_per_image"], "${:.3f}"),
+                    _f(v.get("break_even_images_per_month"), "{:.0f}", "never"),
+                    v.get("note") or "like for like",
+                ]
+            )
     return rows
 
 
-COST_HEADER = ["leg", "s/image (best batch)", "edge $/img at volume", "edge $/img at full use", "cloud option (nearest size)", "cloud $/img", "break-even img/month", "size match"]
+COST_HEADER = [
+    "leg",
+    "s/image (best batch)",
+    "edge $/img at volume",
+    "edge $/img at full use",
+    "cloud option (nearest size)",
+    "cloud $/img",
+    "break-even img/month",
+    "size match",
+]
 
 
 def _headline_lines(results: BenchResults) -> list[str]:
@@ -125,15 +182,24 @@ def _headline_lines(results: BenchResults) -> list[str]:
             lines.append(f"- Fastest CPU {what} leg: **{f['leg']}**, vs torch eager {_ratio(f['vs_reference'])}")
     g = h.get("gan_vs_diffusion_images_per_s")
     if g:
-        lines.append(f"- GAN vs diffusion images/s (fastest of each, same {results.settings['size']} px): {g['gan_leg']} vs {g['sd_leg']}: {_ratio(g)}")
+        lines.append(
+            "- GAN vs diffusion images/s (fastest of each, same "
+            f"{results.settings['size']} px): {g['gan_leg']} vs {g['sd_leg']}: {_ratio(g)}"
+        )
     gi = h.get("gan_int8_vs_fp32_throughput")
     if gi:
         lines.append(f"- GAN INT8 vs FP32 (ORT CPU, throughput): {_ratio(gi)}")
     c = h.get("classifier_best_vs_torch_throughput")
     if c:
-        lines.append(f"- Best classifier leg **{c['leg']}** vs torch eager (batch 64): {_ratio(c)}; accuracy change {_f(c.get('accuracy_change_pts'), '{:+.2f}')} pts")
+        lines.append(
+            f"- Best classifier leg **{c['leg']}** vs torch eager (batch 64): {_ratio(c)}; "
+            f"accuracy change {_f(c.get('accuracy_change_pts'), '{:+.2f}')} pts"
+        )
     for name, v in (h.get("cloud") or {}).items():
-        lines.append(f"- {name}: latency p50 {_f(v['latency_p50_s'], '{:.2f}')} s, p90 {_f(v['latency_p90_s'], '{:.2f}')} s, ${_f(v['usd_per_image'], '{:.3f}')} per image (measured)")
+        lines.append(
+            f"- {name}: latency p50 {_f(v['latency_p50_s'], '{:.2f}')} s, p90 "
+            f"{_f(v['latency_p90_s'], '{:.2f}')} s, ${_f(v['usd_per_image'], '{:.3f}')} per image (measured)"
+        )
     return lines
 
 
@@ -156,14 +222,18 @@ def plots(results: BenchResults) -> dict[str, bytes]:
         steps = results.settings.get("steps", 1)
         for i, r in enumerate(ok):
             comps = r.summary.get("components") or {}
-            med = lambda k: (comps.get(k) or {}).get("median") or 0.0  # noqa: E731
+            med = lambda k, comps=comps: (comps.get(k) or {}).get("median") or 0.0  # noqa: E731
             if r.kind == "sd":
                 te, un, vd = med("text_encoder_s"), med("unet_steps_s") * steps, med("vae_decoder_s")
                 ax.barh(i, te, color="#4c72b0", label="text encoder" if i == 0 else None)
                 ax.barh(i, un, left=te, color="#dd8452", label=f"UNet × {steps} steps" if i == 0 else None)
                 ax.barh(i, vd, left=te + un, color="#55a868", label="VAE decoder" if i == 0 else None)
             else:
-                ax.barh(i, (r.summary.get("latency") or {}).get("median") or 0, color="#8172b3" if r.kind == "gan" else "#999")
+                ax.barh(
+                    i,
+                    (r.summary.get("latency") or {}).get("median") or 0,
+                    color="#8172b3" if r.kind == "gan" else "#999",
+                )
         ax.set_xscale("log")
         ax.set_yticks(range(len(ok)), [r.name for r in ok])
         ax.set_xlabel("seconds per image at batch 1 (median, log scale)")
@@ -180,9 +250,21 @@ def plots(results: BenchResults) -> dict[str, bytes]:
                 continue
             y = float(np.mean([d["value"] for d in ds]))
             lo, hi = float(np.mean([d["low"] for d in ds])), float(np.mean([d["high"] for d in ds]))
-            ax.errorbar(x, y, yerr=[[y - lo], [hi - y]], fmt="o" if r.kind == "sd" else "s", color="#dd8452" if r.kind == "sd" else "#8172b3", capsize=3)
+            ax.errorbar(
+                x,
+                y,
+                yerr=[[y - lo], [hi - y]],
+                fmt="o" if r.kind == "sd" else "s",
+                color="#dd8452" if r.kind == "sd" else "#8172b3",
+                capsize=3,
+            )
             ax.annotate(r.name, (x, y), fontsize=6, xytext=(3, 3), textcoords="offset points")
-        floors = [c["detectability_floor"]["value"] for r in scored for c in r.quality["conditions"].values() if c.get("detectability_floor")]
+        floors = [
+            c["detectability_floor"]["value"]
+            for r in scored
+            for c in r.quality["conditions"].values()
+            if c.get("detectability_floor")
+        ]
         if floors:
             ax.axhline(float(np.mean(floors)), color="#4c72b0", linestyle=":", label="real-vs-real floor")
         ax.axhline(0.5, color="k", linewidth=0.6)
@@ -205,29 +287,48 @@ def markdown(results: BenchResults, images: dict[str, str]) -> str:
     skipped = [f"- `{r.name}`: {r.status}: {r.error}" for r in results.legs if r.status != "ok"]
     features = next((r.quality.get("features") for r in results.legs if r.quality and r.quality.get("features")), "n/a")
     settings = results.settings
-    conds = ", ".join(c["name"] + (f" ({c['population']})" if c.get("population") else "") for c in settings.get("conditions", []))
-    energies = sorted({(r.summary.get("energy") or {}).get("covers") for r in results.legs if r.status == "ok" and r.summary.get("energy")} - {None})
+    conds = ", ".join(
+        c["name"] + (f" ({c['population']})" if c.get("population") else "") for c in settings.get("conditions", [])
+    )
+    energies = sorted(
+        {
+            (r.summary.get("energy") or {}).get("covers")
+            for r in results.legs
+            if r.status == "ok" and r.summary.get("energy")
+        }
+        - {None}
+    )
     parts = [
-        f"# edgegen bench: {results.model['name']}" + (f" and {results.model['gan']}" if results.model.get("gan") else "") + f" on {results.profile['name']}",
-        f"{results.created} · {cpu.get('model', '?')} ({cpu.get('logical_cores', '?')} threads, {cpu.get('memory_gb', '?')} GiB) · "
-        f"{settings['size']} px, {settings['steps']} steps, {settings['scheduler']}, guidance {settings['guidance_scale']} · conditions: {conds} · "
+        f"# edgegen bench: {results.model['name']}"
+        + (f" and {results.model['gan']}" if results.model.get("gan") else "")
+        + f" on {results.profile['name']}",
+        f"{results.created} · {cpu.get('model', '?')} "
+        f"({cpu.get('logical_cores', '?')} threads, {cpu.get('memory_gb', '?')} GiB) · "
+        f"{settings['size']} px, {settings['steps']} steps, {settings['scheduler']}, "
+        f"guidance {settings['guidance_scale']} · conditions: {conds} · "
         f"model sha256 {results.model['sha256'][:12]}",
         "## Headline",
         *_headline_lines(results),
-        f"Timing: every leg runs in its own process with its model loaded once; {settings['rounds']} rounds visit the legs in rotating order "
-        f"({settings['calls_per_round']} timed calls per leg per round at batch 1), so each ratio compares samples seconds apart; "
-        "a ratio's interval is a bootstrap over rounds, and a leg is called faster only when it excludes 1. p90 is shown only from ≥ 10 samples.",
+        "Timing: every leg runs in its own process with its model loaded "
+        f"once; {settings['rounds']} rounds visit the legs in rotating order "
+        f"({settings['calls_per_round']} timed calls per leg per round "
+        "at batch 1), so each ratio compares samples seconds apart; "
+        "a ratio's interval is a bootstrap over rounds, and a leg is called "
+        "faster only when it excludes 1. p90 is shown only from ≥ 10 samples.",
         "## Generation legs",
         md_table(GEN_HEADER, gen_rows(results)),
-        f"Quality: {settings['quality_per_class']} images per condition per leg, the same seeds on every leg, scored with the quality module's features "
-        f"({features}) against held-out real images of the same condition; each figure beside its real-vs-real floor (two disjoint real samples, same size). "
+        f"Quality: {settings['quality_per_class']} images per condition per leg, "
+        "the same seeds on every leg, scored with the quality module's features "
+        f"({features}) against held-out real images of the same condition; each "
+        "figure beside its real-vs-real floor (two disjoint real samples, same size). "
         "See `edgegen quality` for the full set (PRDC, diversity, memorization).",
         *(f"![images {n}]({src})" for n, src in images.items() if n.startswith("grid_")),
         "## Classifier legs (real test set)",
         md_table(CLF_HEADER, classifier_rows(results)),
         "## Cost per image (each leg from its own throughput)",
         md_table(COST_HEADER, cost_rows(results)),
-        f"At {settings['images_per_month']:.0f} images/month; a leg that cannot make that volume on one box is costed with as many boxes as it needs. "
+        f"At {settings['images_per_month']:.0f} images/month; a leg that cannot "
+        "make that volume on one box is costed with as many boxes as it needs. "
         "Cloud options are paired at the nearest priced size; a size mismatch is stated in the last column.",
         "## Energy",
         *(f"- {e}" for e in energies or ["no leg reported energy"]),
@@ -235,13 +336,20 @@ def markdown(results: BenchResults, images: dict[str, str]) -> str:
         *(f"![{n}]({src})" for n, src in images.items() if not n.startswith("grid_")),
         "## Skipped or failed legs",
         *(skipped or ["- none"]),
-        f"## Set-up\nexport {results.setup['export_s']:.1f} s (reused: {len(results.setup['reused'])}, exported: {len(results.setup['exported'])}); "
-        f"optimum export {results.setup['optimum_export_s']:.1f} s; quality {_f(results.setup.get('quality_s'), '{:.0f}')} s; whole run {_f(results.setup.get('total_s'), '{:.0f}')} s.",
+        f"## Set-up\nexport {results.setup['export_s']:.1f} s (reused: "
+        f"{len(results.setup['reused'])}, exported: {len(results.setup['exported'])}); "
+        f"optimum export {results.setup['optimum_export_s']:.1f} s; quality "
+        f"{_f(results.setup.get('quality_s'), '{:.0f}')} s; whole run {_f(results.setup.get('total_s'), '{:.0f}')} s.",
     ]
     if results.compute.get("unet_flops_per_call"):
-        parts.append(f"UNet: {results.compute['unet_flops_per_call'] / 1e9:.3f} GFLOP per call (batch {results.compute['unet_call_batch']}), counted with {results.compute['counted_with']}.")
+        parts.append(
+            f"UNet: {results.compute['unet_flops_per_call'] / 1e9:.3f} GFLOP per call (batch "
+            f"{results.compute['unet_call_batch']}), counted with {results.compute['counted_with']}."
+        )
     return "\n\n".join(parts) + "\n"
 
 
 def write_reports(results: BenchResults, folder: Path) -> dict[str, Path]:
-    return write_report(folder, lambda images: markdown(results, images), plots(results), f"edgegen bench {results.model['name']}")
+    return write_report(
+        folder, lambda images: markdown(results, images), plots(results), f"edgegen bench {results.model['name']}"
+    )

@@ -13,8 +13,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
 from edgegen.atomic import atomic_write_json
 from edgegen.benchmark.cloud_legs import CloudLegConfig
 from edgegen.benchmark.legs import GenSettings, plan_legs
@@ -61,14 +59,35 @@ def _machine() -> dict:
     from edgegen.doctor import run_doctor
 
     report = run_doctor()
-    return {"cpu": to_plain(report.cpu), "gpus": to_plain(report.gpus), "jetson": to_plain(report.jetson), "platform": platform.platform(), "python": platform.python_version()}
+    return {
+        "cpu": to_plain(report.cpu),
+        "gpus": to_plain(report.gpus),
+        "jetson": to_plain(report.jetson),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+    }
 
 
 def _software() -> dict:
     import importlib.metadata as md
 
     out = {}
-    for dist in ("edgegen", "torch", "onnxruntime", "onnxruntime-gpu", "onnx", "diffusers", "transformers", "optimum", "optimum-onnx", "torchmetrics", "tensorrt", "openvino", "nncf", "openai"):
+    for dist in (
+        "edgegen",
+        "torch",
+        "onnxruntime",
+        "onnxruntime-gpu",
+        "onnx",
+        "diffusers",
+        "transformers",
+        "optimum",
+        "optimum-onnx",
+        "torchmetrics",
+        "tensorrt",
+        "openvino",
+        "nncf",
+        "openai",
+    ):
         try:
             out[dist] = md.version(dist)
         except md.PackageNotFoundError:
@@ -86,7 +105,15 @@ def _optimum_export(model_dir: Path, out_dir: Path, source_sha: str) -> Path:
     from edgegen.atomic import atomic_dir
 
     with atomic_dir(out_dir) as tmp:
-        main_export(str(model_dir), output=str(tmp), task="text-to-image", device="cpu", dtype="fp32", opset=17, local_files_only=True)
+        main_export(
+            str(model_dir),
+            output=str(tmp),
+            task="text-to-image",
+            device="cpu",
+            dtype="fp32",
+            opset=17,
+            local_files_only=True,
+        )
         (tmp / "edgegen-source.sha256").write_text(source_sha)
     return out_dir
 
@@ -109,10 +136,14 @@ def _conditions(info: dict) -> tuple[tuple[dict, ...], str]:
     """The conditions every leg generates (the model's named classes) and the prompt template."""
     from edgegen.conditions import Conditioning, resolve_conditions
 
-    vocab = Conditioning.from_dict(info.get("conditioning"), tuple(info.get("class_names") or ()), info.get("prompt_template") or "")
+    vocab = Conditioning.from_dict(
+        info.get("conditioning"), tuple(info.get("class_names") or ()), info.get("prompt_template") or ""
+    )
     classes = None if vocab.class_names else ["normal", "pneumonia"]  # an untrained preset: the default study's classes
     conds = resolve_conditions(vocab, classes, None, None, allow_unknown=True)
-    return tuple({"name": c.name, "population": c.population, "findings": list(c.findings)} for c in conds), vocab.template
+    return tuple(
+        {"name": c.name, "population": c.population, "findings": list(c.findings)} for c in conds
+    ), vocab.template
 
 
 def run_bench(config: BenchConfig, progress: Callable[[str], None] = lambda _m: None) -> BenchOutcome:
@@ -134,10 +165,21 @@ def run_bench(config: BenchConfig, progress: Callable[[str], None] = lambda _m: 
     has_gpu = bool(doctor.gpus) or doctor.jetson is not None
     usable = usable_backends(probe_all(has_gpu), has_gpu)
     export_folder = artifact_path(root, source.name, profile.name, ArtifactKind.MANIFEST).parent
-    gan_folder = artifact_path(root, gan_source.name, profile.name, ArtifactKind.MANIFEST).parent if gan_source else None
+    gan_folder = (
+        artifact_path(root, gan_source.name, profile.name, ArtifactKind.MANIFEST).parent if gan_source else None
+    )
     optimum_target = export_folder.parent / f"{profile.name}-optimum" if source.path is not None else None
     threads = config.threads or profile.threads
-    legs = plan_legs(usable, str(export_folder), str(optimum_target) if optimum_target else None, config.model, threads, set(config.legs) if config.legs else None, config.gan_model if gan_source else None, str(gan_folder) if gan_folder else None)
+    legs = plan_legs(
+        usable,
+        str(export_folder),
+        str(optimum_target) if optimum_target else None,
+        config.model,
+        threads,
+        set(config.legs) if config.legs else None,
+        config.gan_model if gan_source else None,
+        str(gan_folder) if gan_folder else None,
+    )
     if not legs:
         from edgegen.errors import UsageError
 
@@ -149,19 +191,46 @@ def run_bench(config: BenchConfig, progress: Callable[[str], None] = lambda _m: 
 
     def needs(kind: str):
         chosen = [leg for leg in runnable if leg.kind == kind]
-        precisions = tuple(sorted({Precision(p) for leg in chosen for p in leg.precisions.values()} - {Precision.FP32}, key=lambda p: p.value))
-        return chosen, precisions or (Precision.FP32,), any(leg.backend is Backend.OPENVINO and Precision.INT8.value in leg.precisions.values() for leg in chosen)
+        precisions = tuple(
+            sorted(
+                {Precision(p) for leg in chosen for p in leg.precisions.values()} - {Precision.FP32},
+                key=lambda p: p.value,
+            )
+        )
+        return (
+            chosen,
+            precisions or (Precision.FP32,),
+            any(leg.backend is Backend.OPENVINO and Precision.INT8.value in leg.precisions.values() for leg in chosen),
+        )
 
     sd_legs, sd_prec, sd_ov = needs("sd")
     clf_legs, clf_prec, clf_ov = needs("classifier")
     exported = export_model(
-        ExportRequest(model=config.model, profile=profile.name, out_root=root, precisions=tuple(sorted(set(sd_prec) | set(clf_prec), key=lambda p: p.value)), classifier=config.classifier, image_size=config.size, openvino=sd_ov or clf_ov)
+        ExportRequest(
+            model=config.model,
+            profile=profile.name,
+            out_root=root,
+            precisions=tuple(sorted(set(sd_prec) | set(clf_prec), key=lambda p: p.value)),
+            classifier=config.classifier,
+            image_size=config.size,
+            openvino=sd_ov or clf_ov,
+        )
     )
     gan_exported = None
     gan_legs, gan_prec, gan_ov = needs("gan")
     if gan_source and any(leg.backend is not Backend.TORCH for leg in gan_legs):
         progress(f"export {gan_source.name}")
-        gan_exported = export_model(ExportRequest(model=config.gan_model, profile=profile.name, out_root=root, precisions=gan_prec, classifier=None, calibration_data="cxr-128", openvino=gan_ov))
+        gan_exported = export_model(
+            ExportRequest(
+                model=config.gan_model,
+                profile=profile.name,
+                out_root=root,
+                precisions=gan_prec,
+                classifier=None,
+                calibration_data="cxr-128",
+                openvino=gan_ov,
+            )
+        )
     export_s = time.perf_counter() - t
     optimum_s, optimum_error = 0.0, None
     if optimum_target is not None and any(leg.kind == "optimum" for leg in runnable):
@@ -175,7 +244,9 @@ def run_bench(config: BenchConfig, progress: Callable[[str], None] = lambda _m: 
     if optimum_error:
         from edgegen.benchmark.legs import LegSpec
 
-        legs = [LegSpec(**{**leg.__dict__, "skip_reason": optimum_error}) if leg.kind == "optimum" else leg for leg in legs]
+        legs = [
+            LegSpec(**{**leg.__dict__, "skip_reason": optimum_error}) if leg.kind == "optimum" else leg for leg in legs
+        ]
     info = exported.manifest.pipeline or {}
     conditions, template = _conditions(info)
     gen = GenSettings(
@@ -196,9 +267,22 @@ def run_bench(config: BenchConfig, progress: Callable[[str], None] = lambda _m: 
     from edgegen.benchmark.summary import leg_summary
 
     results = [
-        LegResult(r.leg.name, r.leg.kind, r.leg.backend.value if r.leg.backend else "optimum", r.leg.precisions, r.status, r.error,
-                  {"load": r.load, "rounds": r.rounds, "components": r.components, "stats": r.stats, "quality_file": r.quality_file},
-                  leg_summary(r.leg.kind, r.load, r.rounds, r.components, r.stats) if r.status == "ok" else {})
+        LegResult(
+            r.leg.name,
+            r.leg.kind,
+            r.leg.backend.value if r.leg.backend else "optimum",
+            r.leg.precisions,
+            r.status,
+            r.error,
+            {
+                "load": r.load,
+                "rounds": r.rounds,
+                "components": r.components,
+                "stats": r.stats,
+                "quality_file": r.quality_file,
+            },
+            leg_summary(r.leg.kind, r.load, r.rounds, r.components, r.stats) if r.status == "ok" else {},
+        )
         for r in runs
     ]
     cloud_raw = {}
@@ -211,7 +295,31 @@ def run_bench(config: BenchConfig, progress: Callable[[str], None] = lambda _m: 
             progress(f"cloud leg {model}")
             raw = run_cloud_leg(model, config.cloud, conditions, template, gen.size, folder, prices, config.seed)
             cloud_raw[model] = raw
-            results.append(LegResult(f"cloud/{model}", "cloud", "cloud", {}, raw["status"], raw.get("error"), raw, {k: raw.get(k) for k in ("latency", "latency_p50_s", "latency_p90_s", "usd_per_image", "size", "generated", "refused")} if raw["status"] == "ok" else {}))
+            results.append(
+                LegResult(
+                    f"cloud/{model}",
+                    "cloud",
+                    "cloud",
+                    {},
+                    raw["status"],
+                    raw.get("error"),
+                    raw,
+                    {
+                        k: raw.get(k)
+                        for k in (
+                            "latency",
+                            "latency_p50_s",
+                            "latency_p90_s",
+                            "usd_per_image",
+                            "size",
+                            "generated",
+                            "refused",
+                        )
+                    }
+                    if raw["status"] == "ok"
+                    else {},
+                )
+            )
     quality_s = 0.0
     if config.quality:
         progress("quality: KID, precision/recall, detectability vs held-out real images (beside the real floor)")
@@ -222,20 +330,42 @@ def run_bench(config: BenchConfig, progress: Callable[[str], None] = lambda _m: 
 
     cost_legs(results, profile, gen.size, config.images_per_month)
     bench = BenchResults(
-        created=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        created=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         machine=_machine(),
         software=_software(),
         profile=to_plain(profile),
-        model={"name": source.name, "kind": source.kind, "sha256": exported.manifest.source_sha256, "export_folder": str(exported.folder), "gan": gan_source.name if gan_source else None, "gan_note": gan_note, "gan_sha256": gan_exported.manifest.source_sha256 if gan_exported else None},
-        settings={**to_plain(gen), "images_per_month": config.images_per_month, "cloud": {m: {k: v for k, v in r.items() if k != "quality_file"} for m, r in cloud_raw.items()}},
-        setup={"export_s": export_s, "exported": exported.exported + (gan_exported.exported if gan_exported else []), "reused": exported.reused + (gan_exported.reused if gan_exported else []), "optimum_export_s": optimum_s, "optimum_error": optimum_error, "quality_s": quality_s, "total_s": None},
+        model={
+            "name": source.name,
+            "kind": source.kind,
+            "sha256": exported.manifest.source_sha256,
+            "export_folder": str(exported.folder),
+            "gan": gan_source.name if gan_source else None,
+            "gan_note": gan_note,
+            "gan_sha256": gan_exported.manifest.source_sha256 if gan_exported else None,
+        },
+        settings={
+            **to_plain(gen),
+            "images_per_month": config.images_per_month,
+            "cloud": {m: {k: v for k, v in r.items() if k != "quality_file"} for m, r in cloud_raw.items()},
+        },
+        setup={
+            "export_s": export_s,
+            "exported": exported.exported + (gan_exported.exported if gan_exported else []),
+            "reused": exported.reused + (gan_exported.reused if gan_exported else []),
+            "optimum_export_s": optimum_s,
+            "optimum_error": optimum_error,
+            "quality_s": quality_s,
+            "total_s": None,
+        },
         legs=results,
         compute=_compute(source, info, gen),
         headline={},
     )
     flops = bench.compute.get("unet_flops_per_call")
     for r in results:
-        step = ((r.summary.get("components") or {}).get("unet_steps_s") or {}).get("median") if r.status == "ok" else None
+        step = (
+            ((r.summary.get("components") or {}).get("unet_steps_s") or {}).get("median") if r.status == "ok" else None
+        )
         if flops and step:
             r.summary["achieved_gflops"] = flops / step / 1e9
     from edgegen.benchmark.headline import headline
@@ -267,15 +397,27 @@ def _score_quality(results: list[LegResult], source, gan_source, gen: GenSetting
         path = (r.raw or {}).get("quality_file")
         if r.status != "ok" or not path:
             continue
-        random_weights = (r.kind in ("sd", "optimum") and source.kind == "preset")
+        random_weights = r.kind in ("sd", "optimum") and source.kind == "preset"
         if random_weights:
             r.quality = {"note": "random weights: not meaningful"}
             continue
         ref_name = REFERENCE_LEG.get(r.kind)
         if ref_name and ref_name not in refs:
-            ref = next((x for x in results if x.name == ref_name and x.status == "ok" and (x.raw or {}).get("quality_file")), None)
+            ref = next(
+                (x for x in results if x.name == ref_name and x.status == "ok" and (x.raw or {}).get("quality_file")),
+                None,
+            )
             refs[ref_name] = load_leg_images(Path(ref.raw["quality_file"]), gen.conditions)[0].images if ref else None
-        r.quality = leg_quality(Path(path), gen.conditions, real_held, train, net, clfs, floors, refs.get(ref_name) if r.name != ref_name else None)
+        r.quality = leg_quality(
+            Path(path),
+            gen.conditions,
+            real_held,
+            train,
+            net,
+            clfs,
+            floors,
+            refs.get(ref_name) if r.name != ref_name else None,
+        )
 
 
 def _compute(source, info: dict, gen: GenSettings) -> dict:
@@ -283,5 +425,14 @@ def _compute(source, info: dict, gen: GenSettings) -> dict:
 
     if source.family != "sd":
         return {}
-    flops = unet_flops(source_unet(source), 2 if gen.guidance_scale > 1 else 1, gen.size // int(info.get("vae_scale_factor", 8)), int(info.get("max_length", 77)))
-    return {"unet_flops_per_call": flops, "unet_call_batch": 2 if gen.guidance_scale > 1 else 1, "counted_with": "torch.utils.flop_counter.FlopCounterMode"}
+    flops = unet_flops(
+        source_unet(source),
+        2 if gen.guidance_scale > 1 else 1,
+        gen.size // int(info.get("vae_scale_factor", 8)),
+        int(info.get("max_length", 77)),
+    )
+    return {
+        "unet_flops_per_call": flops,
+        "unet_call_batch": 2 if gen.guidance_scale > 1 else 1,
+        "counted_with": "torch.utils.flop_counter.FlopCounterMode",
+    }

@@ -66,10 +66,16 @@ class RatioCI:
         return "faster" if self.faster else "slower" if self.slower else "no difference shown"
 
 
-def paired_speedup(slow_rounds: list[list[float]], fast_rounds: list[list[float]], bootstrap: int = 2000, seed: int = 0) -> RatioCI | None:
+def paired_speedup(
+    slow_rounds: list[list[float]], fast_rounds: list[list[float]], bootstrap: int = 2000, seed: int = 0
+) -> RatioCI | None:
     """How many times faster leg B is than leg A, from seconds per call measured in the same rounds:
     per round median(A) / median(B); rounds where either leg has no sample are dropped."""
-    per_round = [float(np.median(a)) / float(np.median(b)) for a, b in zip(slow_rounds, fast_rounds, strict=False) if a and b and np.median(b) > 0]
+    per_round = [
+        float(np.median(a)) / float(np.median(b))
+        for a, b in zip(slow_rounds, fast_rounds, strict=False)
+        if a and b and np.median(b) > 0
+    ]
     if not per_round:
         return None
     logs = np.log(per_round)

@@ -23,7 +23,9 @@ def per_image_rounds(rounds: list[list[float]], batch: int) -> list[list[float]]
     return [[s / batch for s in r] for r in rounds]
 
 
-def leg_summary(kind: str, load: dict, rounds: dict[str, list[list[float]]], components: dict[str, list[list[float]]], stats: dict) -> dict:
+def leg_summary(
+    kind: str, load: dict, rounds: dict[str, list[list[float]]], components: dict[str, list[list[float]]], stats: dict
+) -> dict:
     one = rounds.get("1") or []
     out = {
         "cold_start_s": load.get("cold_start_s"),

@@ -40,7 +40,9 @@ def _items(gen: GenSettings, picks: list[tuple[int, int]]):
     for k, (ci, seed) in enumerate(picks):
         c = gen.conditions[ci % len(gen.conditions)]
         cond = Condition(c["name"], c.get("population", ""), tuple(c.get("findings", ())))
-        out.append(PlannedImage(k, cond.name, cond.prompt(gen.prompt_template), seed, "", cond.population, cond.findings))
+        out.append(
+            PlannedImage(k, cond.name, cond.prompt(gen.prompt_template), seed, "", cond.population, cond.findings)
+        )
     return out
 
 
@@ -48,7 +50,12 @@ class _Settings:
     """The GenerateSettings fields a pipeline's generate() reads."""
 
     def __init__(self, gen: GenSettings) -> None:
-        self.steps, self.guidance_scale, self.scheduler, self.size = gen.steps, gen.guidance_scale, gen.scheduler, gen.size
+        self.steps, self.guidance_scale, self.scheduler, self.size = (
+            gen.steps,
+            gen.guidance_scale,
+            gen.scheduler,
+            gen.size,
+        )
         self.negative_prompt, self.tiled_decode = "", False
 
 
@@ -76,7 +83,12 @@ class LegWorker:
         else:
             from edgegen.runtime.loader import open_pipeline
 
-            self.pipe, _ = open_pipeline(self._config(), SchedulerName(self.gen.scheduler), model=self.leg.model, artifacts=Path(self.leg.artifacts) if self.leg.artifacts else None)
+            self.pipe, _ = open_pipeline(
+                self._config(),
+                SchedulerName(self.gen.scheduler),
+                model=self.leg.model,
+                artifacts=Path(self.leg.artifacts) if self.leg.artifacts else None,
+            )
             for runner in self.pipe.runners.values():
                 runner.load()
         load_s = time.perf_counter() - t0
@@ -100,17 +112,27 @@ class LegWorker:
         from edgegen.data.default import load_default
         from edgegen.runtime.classify import open_classifier, predict
 
-        self.runner, self.card = open_classifier(self._config(), self.leg.classifier, Path(self.leg.artifacts) if self.leg.artifacts else None)
+        self.runner, self.card = open_classifier(
+            self._config(), self.leg.classifier, Path(self.leg.artifacts) if self.leg.artifacts else None
+        )
         self.runner.load()
         load_s = time.perf_counter() - t0
         self.test = load_default("test", self.card.input_size)
         t1 = time.perf_counter()
-        probs, _ = predict(self.runner, self.card, self.test.images[: self.gen.classifier_batch], self.gen.classifier_batch)
+        probs, _ = predict(
+            self.runner, self.card, self.test.images[: self.gen.classifier_batch], self.gen.classifier_batch
+        )
         first = time.perf_counter() - t1
         probs, _ = predict(self.runner, self.card, self.test.images, self.gen.classifier_batch)
         from edgegen.schema import to_plain
 
-        return {"load_s": load_s, "first_s": first, "cold_start_s": load_s + first, "metrics": to_plain(score(probs, self.test, self.card, bootstrap=500)), "n_test": len(self.test)}
+        return {
+            "load_s": load_s,
+            "first_s": first,
+            "cold_start_s": load_s + first,
+            "metrics": to_plain(score(probs, self.test, self.card, bootstrap=500)),
+            "n_test": len(self.test),
+        }
 
     # --- running ---------------------------------------------------------------------------
     def _generate(self, items) -> tuple[np.ndarray, dict]:
@@ -118,15 +140,29 @@ class LegWorker:
             import torch
 
             gens = [torch.Generator().manual_seed(it.seed) for it in items]
-            out = self.pipe([it.prompt for it in items], num_inference_steps=self.gen.steps, guidance_scale=self.gen.guidance_scale, height=self.gen.size, width=self.gen.size, generator=gens, output_type="np")
+            out = self.pipe(
+                [it.prompt for it in items],
+                num_inference_steps=self.gen.steps,
+                guidance_scale=self.gen.guidance_scale,
+                height=self.gen.size,
+                width=self.gen.size,
+                generator=gens,
+                output_type="np",
+            )
             return np.clip(out.images * 255 + 0.5, 0, 255).astype(np.uint8), {}
         out = self.pipe.generate(items, _Settings(self.gen))
         t = out.timings
-        comps = {"text_encoder_s": t.text_encoder_s, "unet_steps_s": t.unet_steps_s, "vae_decoder_s": t.vae_decoder_s} if self.pipe.family == "sd" else {"generator_s": t.generator_s}
+        comps = (
+            {"text_encoder_s": t.text_encoder_s, "unet_steps_s": t.unet_steps_s, "vae_decoder_s": t.vae_decoder_s}
+            if self.pipe.family == "sd"
+            else {"generator_s": t.generator_s}
+        )
         return out.images, comps
 
     def time(self, batch: int, calls: int, round_index: int) -> dict:
-        meter = open_meter(prefer_gpu=self.leg.backend in (Backend.ORT_CUDA, Backend.ORT_TENSORRT, Backend.TENSORRT) or _cuda())
+        meter = open_meter(
+            prefer_gpu=self.leg.backend in (Backend.ORT_CUDA, Backend.ORT_TENSORRT, Backend.TENSORRT) or _cuda()
+        )
         if meter:
             meter.start()
         seconds, components = [], {}
@@ -142,7 +178,9 @@ class LegWorker:
                 seconds.append(time.perf_counter() - t)
                 continue
             base = self.gen.seed + 1_000_000 + (round_index * 1000 + k) * batch
-            items = _items(self.gen, [((round_index + k + j) % len(self.gen.conditions), base + j) for j in range(batch)])
+            items = _items(
+                self.gen, [((round_index + k + j) % len(self.gen.conditions), base + j) for j in range(batch)]
+            )
             if self.leg.kind == "sd":
                 self.pipe._emb_cache.clear()  # time the text encoder on every call, as a new prompt would
             t = time.perf_counter()
@@ -158,7 +196,11 @@ class LegWorker:
         return {"seconds": seconds, "components": components}
 
     def quality(self, n_per_condition: int) -> dict:
-        picks = [(ci, self.gen.seed + 100_000 + ci * 10_000 + k) for ci in range(len(self.gen.conditions)) for k in range(n_per_condition)]
+        picks = [
+            (ci, self.gen.seed + 100_000 + ci * 10_000 + k)
+            for ci in range(len(self.gen.conditions))
+            for k in range(n_per_condition)
+        ]
         items = _items(self.gen, picks)
         images = []
         for i in range(0, len(items), 8):
@@ -167,12 +209,25 @@ class LegWorker:
         arr = np.concatenate(images)
         gray = arr.mean(axis=-1).round().astype(np.uint8) if arr.ndim == 4 else arr
         path = self.folder / "quality_images.npz"
-        np.savez_compressed(path, images=gray, conditions=np.array([it.class_name for it in items]), seeds=np.array([it.seed for it in items]))
+        np.savez_compressed(
+            path,
+            images=gray,
+            conditions=np.array([it.class_name for it in items]),
+            seeds=np.array([it.seed for it in items]),
+        )
         return {"file": str(path), "n": len(items)}
 
     def stats(self) -> dict:
         e = self.energy
-        return {"peak_rss_mb": vm_hwm_bytes() / 2**20, "energy": {"joules": e["joules"], "seconds": e["seconds"], "method": e["method"], "watts": e["joules"] / e["seconds"] if e["seconds"] else None}}
+        return {
+            "peak_rss_mb": vm_hwm_bytes() / 2**20,
+            "energy": {
+                "joules": e["joules"],
+                "seconds": e["seconds"],
+                "method": e["method"],
+                "watts": e["joules"] / e["seconds"] if e["seconds"] else None,
+            },
+        }
 
     def handle(self, cmd: dict) -> dict:
         op = cmd.get("op")
@@ -196,7 +251,14 @@ def main(argv: list[str]) -> int:
     spec_path = Path(argv[0])
     spec = json.loads(spec_path.read_text())
     leg = LegSpec(**{**spec["leg"], "backend": Backend(spec["leg"]["backend"]) if spec["leg"]["backend"] else None})
-    gen = GenSettings(**{**spec["gen"], "conditions": tuple(spec["gen"]["conditions"]), "batch_sizes": tuple(spec["gen"]["batch_sizes"]), "gan_batch_sizes": tuple(spec["gen"]["gan_batch_sizes"])})
+    gen = GenSettings(
+        **{
+            **spec["gen"],
+            "conditions": tuple(spec["gen"]["conditions"]),
+            "batch_sizes": tuple(spec["gen"]["batch_sizes"]),
+            "gan_batch_sizes": tuple(spec["gen"]["gan_batch_sizes"]),
+        }
+    )
     # Replies go to the real stdout; anything a library prints goes to stderr.
     replies = os.fdopen(os.dup(sys.stdout.fileno()), "w")
     sys.stdout = sys.stderr
@@ -212,7 +274,11 @@ def main(argv: list[str]) -> int:
             except BaseException as exc:  # noqa: BLE001 - a failed leg is data, not a crash of the bench
                 from edgegen.errors import EdgegenError
 
-                error = exc.one_line() if isinstance(exc, EdgegenError) else f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
+                error = (
+                    exc.one_line()
+                    if isinstance(exc, EdgegenError)
+                    else f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
+                )
                 _reply(replies, {"ok": False, "error": error, "traceback": traceback.format_exc()[-2000:]})
     return 0
 

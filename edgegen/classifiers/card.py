@@ -52,7 +52,10 @@ def save_classifier(model, card: ClassifierCard, out_dir: Path) -> Path:
 def load_card(model_dir: Path) -> ClassifierCard:
     path = Path(model_dir) / CARD
     if not path.is_file():
-        raise ModelError(f"{model_dir} is not a classifier folder: {CARD} is missing", hint="train one with `edgegen train-classifier`")
+        raise ModelError(
+            f"{model_dir} is not a classifier folder: {CARD} is missing",
+            hint="train one with `edgegen train-classifier`",
+        )
     return read_card(path)
 
 

@@ -22,7 +22,11 @@ class _Block(nn.Module):
         self.bn1 = nn.BatchNorm2d(cout)
         self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
         self.bn2 = nn.BatchNorm2d(cout)
-        self.skip = None if stride == 1 and cin == cout else nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+        self.skip = (
+            None
+            if stride == 1 and cin == cout
+            else nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = torch.relu(self.bn1(self.conv1(x)))
@@ -37,7 +41,9 @@ class CxrResNetSmall(nn.Module):
         super().__init__()
         self.stem = nn.Sequential(nn.Conv2d(1, 32, 3, 2, 1, bias=False), nn.BatchNorm2d(32), nn.ReLU(inplace=True))
         cins = (32, *self.widths[:-1])
-        self.stages = nn.ModuleList(_Block(cin, cout, 1 if i == 0 else 2) for i, (cin, cout) in enumerate(zip(cins, self.widths, strict=True)))
+        self.stages = nn.ModuleList(
+            _Block(cin, cout, 1 if i == 0 else 2) for i, (cin, cout) in enumerate(zip(cins, self.widths, strict=True))
+        )
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.fc = nn.Linear(self.widths[-1], num_classes)
 
@@ -64,7 +70,14 @@ class CxrCnnSmall(nn.Module):
         super().__init__()
         layers, cin = [], 1
         for cout in (16, 32, 64, 128):
-            layers += [nn.Conv2d(cin, cout, 3, 2, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True), nn.Conv2d(cout, cout, 3, 1, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
+            layers += [
+                nn.Conv2d(cin, cout, 3, 2, 1, bias=False),
+                nn.BatchNorm2d(cout),
+                nn.ReLU(inplace=True),
+                nn.Conv2d(cout, cout, 3, 1, 1, bias=False),
+                nn.BatchNorm2d(cout),
+                nn.ReLU(inplace=True),
+            ]
             cin = cout
         self.features = nn.Sequential(*layers)
         self.pool = nn.AdaptiveAvgPool2d(1)

@@ -27,11 +27,15 @@ def align_labels(data: ImageSet, class_names: tuple[str, ...]) -> np.ndarray:
     """The data's labels re-indexed to the model's class order (names must be known to it)."""
     unknown = [n for n in data.class_names if n not in class_names and (data.labels == data.class_names.index(n)).any()]
     if unknown:
-        raise DataError(f"{data.source}: classes {unknown} are unknown to the model", hint=f"the model knows {list(class_names)}")
+        raise DataError(
+            f"{data.source}: classes {unknown} are unknown to the model", hint=f"the model knows {list(class_names)}"
+        )
     return np.array([class_names.index(data.class_names[i]) for i in data.labels], dtype=np.int64)
 
 
-def score(probs: np.ndarray, data: ImageSet, card: ClassifierCard, bootstrap: int = 500, seed: int = 0) -> MetricsReport | MultiLabelReport:
+def score(
+    probs: np.ndarray, data: ImageSet, card: ClassifierCard, bootstrap: int = 500, seed: int = 0
+) -> MetricsReport | MultiLabelReport:
     """The report that fits the model: per-finding (multi-label, at the card's val thresholds)
     or per-class."""
     if card.multilabel:

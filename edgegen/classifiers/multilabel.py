@@ -148,10 +148,20 @@ def multilabel_report(
         pos, neg = int((y == 1).sum()), int((y == 0).sum())
         sens = float((pred & (y == 1)).sum() / pos) if pos else None
         spec = float((~pred & (y == 0)).sum() / neg) if neg else None
-        per[name] = FindingMetrics(pos, neg, round(float(thr[j]), 6), est(f"auroc/{j}"), est(f"ap/{j}"), est(f"f1/{j}"), sens, spec)
+        per[name] = FindingMetrics(
+            pos, neg, round(float(thr[j]), 6), est(f"auroc/{j}"), est(f"ap/{j}"), est(f"f1/{j}"), sens, spec
+        )
     covered = tuple(n for j, n in enumerate(finding_names) if point[f"auroc/{j}"] is not None)
     return MultiLabelReport(
-        len(probs), tuple(finding_names), per,
-        est("macro_auroc"), est("macro_ap"), est("macro_f1"), est("micro_auroc"), est("micro_ap"), est("micro_f1"),
-        covered, bootstrap,
+        len(probs),
+        tuple(finding_names),
+        per,
+        est("macro_auroc"),
+        est("macro_ap"),
+        est("macro_f1"),
+        est("micro_auroc"),
+        est("micro_ap"),
+        est("micro_f1"),
+        covered,
+        bootstrap,
     )

@@ -28,7 +28,9 @@ def extract_features(model, images: np.ndarray, card: ClassifierCard, batch_size
     from edgegen.classifiers.registry import penultimate
 
     captured: list[torch.Tensor] = []
-    hook = penultimate(model).register_forward_hook(lambda _m, inputs, _o: captured.append(inputs[0].detach().flatten(1)))
+    hook = penultimate(model).register_forward_hook(
+        lambda _m, inputs, _o: captured.append(inputs[0].detach().flatten(1))
+    )
     try:
         predict_probs(model, images, card, batch_size)
     finally:

@@ -113,7 +113,9 @@ def get_arch(name: str) -> ArchConfig:
     try:
         return ARCHITECTURES[name]
     except KeyError:
-        raise ModelError(f"unknown classifier architecture {name!r}", hint=f"use one of: {', '.join(ARCHITECTURES)}") from None
+        raise ModelError(
+            f"unknown classifier architecture {name!r}", hint=f"use one of: {', '.join(ARCHITECTURES)}"
+        ) from None
 
 
 def build_classifier(name: str, num_classes: int):

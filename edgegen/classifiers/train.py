@@ -78,10 +78,19 @@ def finding_targets(data: ImageSet, names: tuple[str, ...]) -> np.ndarray:
     """float [N, F] for `names` (NaN where unknown); a name the data lacks is an error. A name
     "population:<value>" is a target too (1 where the image's population is <value>)."""
     if not data.is_multilabel:
-        raise DataError(f"{data.source} has no findings labels", hint="use a multi-label set (nih-cxr14-128, a CheXpert-style CSV) or --task classes")
-    missing = [n for n in names if n not in data.finding_names and not (n.startswith(POPULATION_PREFIX) and "population" in data.meta)]
+        raise DataError(
+            f"{data.source} has no findings labels",
+            hint="use a multi-label set (nih-cxr14-128, a CheXpert-style CSV) or --task classes",
+        )
+    missing = [
+        n
+        for n in names
+        if n not in data.finding_names and not (n.startswith(POPULATION_PREFIX) and "population" in data.meta)
+    ]
     if missing:
-        raise DataError(f"{data.source} has no labels for finding(s) {missing}", hint=f"it has: {', '.join(data.finding_names)}")
+        raise DataError(
+            f"{data.source} has no labels for finding(s) {missing}", hint=f"it has: {', '.join(data.finding_names)}"
+        )
     cols = []
     for n in names:
         if n in data.finding_names:
@@ -100,7 +109,9 @@ class _MaskedBCE(torch.nn.Module):
 
     def forward(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         known = ~torch.isnan(targets)
-        loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, torch.nan_to_num(targets), pos_weight=self.pos_weight, reduction="none")
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(
+            logits, torch.nan_to_num(targets), pos_weight=self.pos_weight, reduction="none"
+        )
         return (loss * known).sum() / known.sum().clamp(min=1)
 
 
@@ -108,7 +119,9 @@ def _pos_weight(targets: np.ndarray, names: tuple[str, ...]) -> torch.Tensor:
     pos = np.nansum(targets == 1, axis=0).astype(np.float64)
     neg = np.nansum(targets == 0, axis=0).astype(np.float64)
     if (pos == 0).any():
-        raise DataError(f"no positive training image for finding(s) {[n for n, p in zip(names, pos, strict=True) if p == 0]}")
+        raise DataError(
+            f"no positive training image for finding(s) {[n for n, p in zip(names, pos, strict=True) if p == 0]}"
+        )
     return torch.tensor(neg / pos, dtype=torch.float32)
 
 
@@ -125,10 +138,14 @@ class Fitted:
     seconds: float
 
 
-def fit_classifier(config: TrainConfig, train: ImageSet, val: ImageSet, test: ImageSet | None = None, progress=None) -> Fitted:
+def fit_classifier(
+    config: TrainConfig, train: ImageSet, val: ImageSet, test: ImageSet | None = None, progress=None
+) -> Fitted:
     """Train with early stopping on validation; no reports, nothing saved (studies train many)."""
     multilabel = config.task == "findings"
-    if not multilabel and (train.class_names != val.class_names or (test is not None and test.class_names != train.class_names)):
+    if not multilabel and (
+        train.class_names != val.class_names or (test is not None and test.class_names != train.class_names)
+    ):
         raise DataError(f"class names differ between splits: {train.class_names} / {val.class_names}")
     names = (config.findings or train.finding_names) if multilabel else train.class_names
     targets = {"train": finding_targets(train, names), "val": finding_targets(val, names)} if multilabel else {}
@@ -176,7 +193,12 @@ def fit_classifier(config: TrainConfig, train: ImageSet, val: ImageSet, test: Im
         else:
             report = classification_report(val_probs, val.labels, val.class_names, bootstrap=0)
             score = report.f1_macro.value
-            row = {"epoch": epoch, "train_loss": total / seen, "val_f1_macro": score, "val_accuracy": report.accuracy.value}
+            row = {
+                "epoch": epoch,
+                "train_loss": total / seen,
+                "val_f1_macro": score,
+                "val_accuracy": report.accuracy.value,
+            }
         history.append(row)
         if progress is not None:
             progress(epoch, config.epochs, total / seen, score)
@@ -212,11 +234,15 @@ def train_classifier(
         thresholds = {n: round(float(t), 6) for n, t in zip(names, thr, strict=True)}
         val_report = multilabel_report(val_probs, targets["val"], names, thr, config.bootstrap, config.seed)
         if test is not None:
-            test_report = multilabel_report(predict_probs(model, test.images, card), targets["test"], names, thr, config.bootstrap, config.seed)
+            test_report = multilabel_report(
+                predict_probs(model, test.images, card), targets["test"], names, thr, config.bootstrap, config.seed
+            )
     else:
         val_report = classification_report(val_probs, val.labels, val.class_names, config.bootstrap, config.seed)
         if test is not None:
-            test_report = classification_report(predict_probs(model, test.images, card), test.labels, test.class_names, config.bootstrap, config.seed)
+            test_report = classification_report(
+                predict_probs(model, test.images, card), test.labels, test.class_names, config.bootstrap, config.seed
+            )
     seconds = fitted.seconds
     card = ClassifierCard(
         arch=config.arch,
@@ -225,11 +251,22 @@ def train_classifier(
         mean=card.mean,
         std=card.std,
         data={
-            split: {"source": s.source, "sha256": s.content_hash(), "counts": s.class_counts(), "findings": s.finding_counts()}
+            split: {
+                "source": s.source,
+                "sha256": s.content_hash(),
+                "counts": s.class_counts(),
+                "findings": s.finding_counts(),
+            }
             for split, s in (("train", train), ("val", val), ("test", test))
             if s is not None
         },
-        training={**config.__dict__, "input_size": card.input_size, "epochs_run": len(fitted.history), "best_epoch": fitted.best_epoch, "seconds": round(seconds, 1)},
+        training={
+            **config.__dict__,
+            "input_size": card.input_size,
+            "epochs_run": len(fitted.history),
+            "best_epoch": fitted.best_epoch,
+            "seconds": round(seconds, 1),
+        },
         metrics={"val": val_report, "test": test_report},
         reproduce=reproduce,
         versions=_versions(),
@@ -237,7 +274,9 @@ def train_classifier(
         thresholds=thresholds,
     )
     save_classifier(model, card, out_dir)
-    return TrainResult(Path(out_dir), len(fitted.history), fitted.best_epoch, val_report, test_report, seconds, fitted.history)
+    return TrainResult(
+        Path(out_dir), len(fitted.history), fitted.best_epoch, val_report, test_report, seconds, fitted.history
+    )
 
 
 def _versions() -> dict[str, str]:

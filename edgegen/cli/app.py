@@ -10,7 +10,21 @@ os.environ.setdefault("DIFFUSERS_VERBOSITY", "error")
 
 import typer  # noqa: E402
 
-from edgegen.cli import bench, classifiers, cloud, doctor, export, finetune, gan, models, profiles, quality, reader, run, study  # noqa: E402
+from edgegen.cli import (
+    bench,
+    classifiers,
+    cloud,
+    doctor,
+    export,
+    finetune,
+    gan,
+    models,
+    profiles,
+    quality,
+    reader,
+    run,
+    study,
+)  # noqa: E402
 from edgegen.cli.errors import report_error  # noqa: E402
 
 app = typer.Typer(

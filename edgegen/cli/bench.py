@@ -12,21 +12,46 @@ from edgegen.cli.output import JsonOption, console, print_json, table
 
 
 def bench_cmd(
-    model: Annotated[str, typer.Option(help="'default' (the embedded diffusion model), a preset or a diffusers folder.")] = "default",
-    gan_model: Annotated[str, typer.Option(help="GAN benched beside it: 'gan' (embedded), a GAN folder, or 'none'.")] = "gan",
-    profile: Annotated[str | None, typer.Option("--profile", "-p", help="Device profile (default: the one `edgegen doctor` suggests).")] = None,
+    model: Annotated[
+        str, typer.Option(help="'default' (the embedded diffusion model), a preset or a diffusers folder.")
+    ] = "default",
+    gan_model: Annotated[
+        str, typer.Option(help="GAN benched beside it: 'gan' (embedded), a GAN folder, or 'none'.")
+    ] = "gan",
+    profile: Annotated[
+        str | None, typer.Option("--profile", "-p", help="Device profile (default: the one `edgegen doctor` suggests).")
+    ] = None,
     out: Annotated[Path | None, typer.Option(help="Results folder (default: runs/bench-<time>).")] = None,
-    legs: Annotated[str | None, typer.Option(help="Comma list of leg names or prefixes ending in '*' (default: every leg except the opt-in ones: torch.compile, FP16 on CPU).")] = None,
+    legs: Annotated[
+        str | None,
+        typer.Option(
+            help=(
+                "Comma list of leg names or prefixes ending in '*' (default: "
+                "every leg except the opt-in ones: torch.compile, FP16 on CPU)."
+            )
+        ),
+    ] = None,
     steps: int | None = None,
     size: int | None = None,
     guidance: float | None = None,
-    rounds: Annotated[int, typer.Option(help="Interleaved timing rounds (every leg once per round, rotating order).")] = 10,
+    rounds: Annotated[
+        int, typer.Option(help="Interleaved timing rounds (every leg once per round, rotating order).")
+    ] = 10,
     calls_per_round: Annotated[int, typer.Option(help="Timed batch-1 calls per leg per round.")] = 2,
-    quality_images: Annotated[int, typer.Option(help="Images per condition per generating leg for the quality metrics.")] = 50,
+    quality_images: Annotated[
+        int, typer.Option(help="Images per condition per generating leg for the quality metrics.")
+    ] = 50,
     quality: Annotated[bool, typer.Option(help="Score each leg's images with the quality module.")] = True,
     batch_sizes: Annotated[str, typer.Option(help="Diffusion: comma list of images per call for throughput.")] = "1,4",
     gan_batch_sizes: Annotated[str, typer.Option(help="GAN: comma list of images per call for throughput.")] = "1,64",
-    cloud: Annotated[str | None, typer.Option(help="Also measure cloud legs: comma list of models (dall-e-2, dall-e-3, gpt-image-1); needs OPENAI_API_KEY.")] = None,
+    cloud: Annotated[
+        str | None,
+        typer.Option(
+            help=(
+                "Also measure cloud legs: comma list of models (dall-e-2, dall-e-3, gpt-image-1); needs OPENAI_API_KEY."
+            )
+        ),
+    ] = None,
     cloud_n: Annotated[int, typer.Option(help="Cloud images per condition.")] = 2,
     max_usd: Annotated[float, typer.Option(help="Hard budget for the cloud legs (each model folder).")] = 1.0,
     base_url: Annotated[str | None, typer.Option(help="An OpenAI-compatible server instead of api.openai.com.")] = None,
@@ -44,19 +69,41 @@ def bench_cmd(
     if rounds < 1 or calls_per_round < 1 or quality_images < 1:
         raise UsageError("--rounds, --calls-per-round and --quality-images must be ≥ 1")
     folder = out or Path("runs") / f"bench-{dt.datetime.now().strftime('%Y%m%d-%H%M%S')}"
-    cloud_config = CloudLegConfig(tuple(m.strip() for m in cloud.split(",") if m.strip()), cloud_n, max_usd, base_url, api_key_file) if cloud else None
+    cloud_config = (
+        CloudLegConfig(
+            tuple(m.strip() for m in cloud.split(",") if m.strip()), cloud_n, max_usd, base_url, api_key_file
+        )
+        if cloud
+        else None
+    )
     config = BenchConfig(
-        folder, model, None if gan_model == "none" else gan_model, profile, legs=tuple(x.strip() for x in legs.split(",")) if legs else None,
-        steps=steps, size=size, guidance=guidance, quality_per_class=quality_images, quality=quality, rounds=rounds, calls_per_round=calls_per_round,
-        batch_sizes=_batch_sizes(batch_sizes, "--batch-sizes"), gan_batch_sizes=_batch_sizes(gan_batch_sizes, "--gan-batch-sizes"), cloud=cloud_config,
-        images_per_month=images_per_month, threads=threads, seed=seed,
+        folder,
+        model,
+        None if gan_model == "none" else gan_model,
+        profile,
+        legs=tuple(x.strip() for x in legs.split(",")) if legs else None,
+        steps=steps,
+        size=size,
+        guidance=guidance,
+        quality_per_class=quality_images,
+        quality=quality,
+        rounds=rounds,
+        calls_per_round=calls_per_round,
+        batch_sizes=_batch_sizes(batch_sizes, "--batch-sizes"),
+        gan_batch_sizes=_batch_sizes(gan_batch_sizes, "--gan-batch-sizes"),
+        cloud=cloud_config,
+        images_per_month=images_per_month,
+        threads=threads,
+        seed=seed,
     )
     outcome = run_bench(config, progress=(lambda m: None) if json_out else (lambda m: console.print(f"[dim]{m}[/]")))
     if json_out:
         print_json(outcome.results)
     else:
         _print_summary(outcome.results)
-        console.print(f"results: {outcome.files['results']} · report: {outcome.files['markdown']} · {outcome.files['html']}")
+        console.print(
+            f"results: {outcome.files['results']} · report: {outcome.files['markdown']} · {outcome.files['html']}"
+        )
     if outcome.results.failed:
         names = ", ".join(r.name for r in outcome.results.failed)
         raise typer.Exit(code=11) if json_out else _fail(names)
@@ -84,7 +131,13 @@ def _print_summary(results) -> None:
 
     keep = [0, 2, 3, 5, 6, 9, 10, 12]
     rows = [row for row in gen_rows(results) if row[1] == "ok"]
-    console.print(table("generation legs (full table in report.md)", [GEN_HEADER[i] for i in keep], [[row[i] for i in keep] for row in rows]))
+    console.print(
+        table(
+            "generation legs (full table in report.md)",
+            [GEN_HEADER[i] for i in keep],
+            [[row[i] for i in keep] for row in rows],
+        )
+    )
     console.print(table("classifier legs", CLF_HEADER, [r for r in classifier_rows(results) if r[1] == "ok"]))
     for r in results.legs:
         if r.status != "ok":
@@ -95,7 +148,10 @@ def _print_summary(results) -> None:
         console.print(line.replace("**", ""))
 
 
-def report_cmd(results: Annotated[Path, typer.Argument(help="A results.json written by `edgegen bench`.")], out: Annotated[Path | None, typer.Option(help="Folder for report.md/html (default: beside results.json).")] = None) -> None:
+def report_cmd(
+    results: Annotated[Path, typer.Argument(help="A results.json written by `edgegen bench`.")],
+    out: Annotated[Path | None, typer.Option(help="Folder for report.md/html (default: beside results.json).")] = None,
+) -> None:
     """Re-render the Markdown and HTML reports (with plots) from a saved results.json."""
     from edgegen.benchmark.report import write_reports
     from edgegen.benchmark.results import load_results

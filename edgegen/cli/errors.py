@@ -26,8 +26,13 @@ def report_error(exc: BaseException) -> int:
         print(f"edgegen: error: {exc.one_line()}", file=sys.stderr)
         return exc.exit_code
     if isinstance(exc, MemoryError):
-        print("edgegen: error: out of memory (try a smaller batch, resolution or a low-memory profile)", file=sys.stderr)
+        print(
+            "edgegen: error: out of memory (try a smaller batch, resolution or a low-memory profile)", file=sys.stderr
+        )
         return INTERNAL_ERROR_EXIT
     text = " ".join(str(exc).split()) or type(exc).__name__
-    print(f"edgegen: internal error: {type(exc).__name__}: {text} (rerun with EDGEGEN_DEBUG=1 for the traceback)", file=sys.stderr)
+    print(
+        f"edgegen: internal error: {type(exc).__name__}: {text} (rerun with EDGEGEN_DEBUG=1 for the traceback)",
+        file=sys.stderr,
+    )
     return INTERNAL_ERROR_EXIT

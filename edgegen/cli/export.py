@@ -25,17 +25,43 @@ def _parse_list(text: str | None, enum, what: str):
 
 
 def export_cmd(
-    model: Annotated[str, typer.Argument(help="'default' (the embedded diffusion model), 'gan' (the embedded GAN), a preset, or a local diffusers / GAN folder.")] = "default",
+    model: Annotated[
+        str,
+        typer.Argument(
+            help=(
+                "'default' (the embedded diffusion model), 'gan' (the "
+                "embedded GAN), a preset, or a local diffusers / GAN folder."
+            )
+        ),
+    ] = "default",
     profile: ProfileOption = "cpu-x86",
     out: Annotated[Path | None, typer.Option(help="Output root (default: the repository's export/ folder).")] = None,
-    precision: Annotated[str | None, typer.Option(help="Comma list of fp32,fp16,int8 for every component (default: fp32 + the profile's).")] = None,
-    components: Annotated[str | None, typer.Option(help="Comma list of text_encoder,unet,vae_decoder,vae_encoder,classifier (a GAN exports its generator + classifier).")] = None,
+    precision: Annotated[
+        str | None,
+        typer.Option(help="Comma list of fp32,fp16,int8 for every component (default: fp32 + the profile's)."),
+    ] = None,
+    components: Annotated[
+        str | None,
+        typer.Option(
+            help=(
+                "Comma list of text_encoder,unet,vae_decoder,vae_encoder,classifier "
+                "(a GAN exports its generator + classifier)."
+            )
+        ),
+    ] = None,
     classifier: Annotated[str, typer.Option(help="'default', a classifier folder, or 'none'.")] = "default",
-    calibration_data: Annotated[str, typer.Option(help="Real CXRs for INT8 calibration ('default' = kermany-128 train; cxr-128 = NIH + Kermany).")] = "default",
+    calibration_data: Annotated[
+        str,
+        typer.Option(help="Real CXRs for INT8 calibration ('default' = kermany-128 train; cxr-128 = NIH + Kermany)."),
+    ] = "default",
     calibration_samples: int = 16,
-    image_size: Annotated[int | None, typer.Option(help="Image side for export and validation (default: the profile's).")] = None,
+    image_size: Annotated[
+        int | None, typer.Option(help="Image side for export and validation (default: the profile's).")
+    ] = None,
     opset: int = 17,
-    openvino: Annotated[bool, typer.Option(help="Also write NNCF-quantized OpenVINO INT8 IRs for the INT8 components.")] = False,
+    openvino: Annotated[
+        bool, typer.Option(help="Also write NNCF-quantized OpenVINO INT8 IRs for the INT8 components.")
+    ] = False,
     trust_pickle: bool = False,
     json_out: JsonOption = False,
 ) -> None:
@@ -71,15 +97,35 @@ def export_cmd(
         worst = max(a.checks, key=lambda c: c.rel_l2) if a.checks else None
         note = "reused" if f"{a.component.value}.{a.precision.value}" in result.reused else f"{a.seconds:.1f} s"
         fallback = "" if a.actual_precision is a.precision else f" → {a.actual_precision.value}"
-        rows.append([a.component.value, a.precision.value + fallback, f"{a.bytes / 2**20:.1f}", f"{worst.rel_l2:.2e}" if worst else "-", f"{worst.max_abs:.2e}" if worst else "-", note])
-    console.print(table(f"{result.folder} (worst check per artifact vs torch fp32)", ["component", "precision", "MiB", "rel-L2", "max-abs", "time"], rows))
-    console.print(f"{len(result.exported)} exported, {len(result.reused)} reused in {result.seconds:.0f} s; manifest: {result.folder / 'manifest.json'}")
+        rows.append(
+            [
+                a.component.value,
+                a.precision.value + fallback,
+                f"{a.bytes / 2**20:.1f}",
+                f"{worst.rel_l2:.2e}" if worst else "-",
+                f"{worst.max_abs:.2e}" if worst else "-",
+                note,
+            ]
+        )
+    console.print(
+        table(
+            f"{result.folder} (worst check per artifact vs torch fp32)",
+            ["component", "precision", "MiB", "rel-L2", "max-abs", "time"],
+            rows,
+        )
+    )
+    console.print(
+        f"{len(result.exported)} exported, {len(result.reused)} reused in "
+        f"{result.seconds:.0f} s; manifest: {result.folder / 'manifest.json'}"
+    )
 
 
 def build_cmd(
     artifacts: Annotated[Path, typer.Argument(help="An export folder (with manifest.json).")],
     profile: ProfileOption = "desktop-rtx4090-24gb",
-    precision: Annotated[str | None, typer.Option(help="Build this precision for every component (default: the profile's).")] = None,
+    precision: Annotated[
+        str | None, typer.Option(help="Build this precision for every component (default: the profile's).")
+    ] = None,
     optimization_level: Annotated[int, typer.Option(help="TensorRT builder optimisation level 0-5.")] = 3,
     json_out: JsonOption = False,
 ) -> None:

@@ -13,8 +13,19 @@ from edgegen.cli.output import JsonOption, console, print_json, warn
 
 
 def train_gan_cmd(
-    out: Annotated[Path, typer.Option(help="Output GAN folder (written only when training completes; a checkpoint beside it resumes).")],
-    data: Annotated[str, typer.Option(help="An embedded set (default = kermany-128, nih-cxr14-128, cxr-128; join with +), a class-folder, a .csv or a .npz.")] = "cxr-128",
+    out: Annotated[
+        Path,
+        typer.Option(help="Output GAN folder (written only when training completes; a checkpoint beside it resumes)."),
+    ],
+    data: Annotated[
+        str,
+        typer.Option(
+            help=(
+                "An embedded set (default = kermany-128, nih-cxr14-128, "
+                "cxr-128; join with +), a class-folder, a .csv or a .npz."
+            )
+        ),
+    ] = "cxr-128",
     preset: Annotated[str, typer.Option(help="Architecture: gan-cxr-128, gan-cxr-64 or gan-tiny.")] = "gan-cxr-128",
     steps: Annotated[int, typer.Option(help="Generator steps (kimg = steps × batch / 1000).")] = 3000,
     batch_size: int = 16,
@@ -22,9 +33,13 @@ def train_gan_cmd(
     r1_gamma: Annotated[float, typer.Option(help="R1 penalty weight on real images.")] = 0.2,
     r1_every: Annotated[int, typer.Option(help="Lazy R1: apply it every k steps.")] = 16,
     ema_kimg: Annotated[float, typer.Option(help="Generator EMA half-life, thousands of images.")] = 5.0,
-    augment: Annotated[bool, typer.Option(help="DiffAugment (brightness, contrast, translation, cutout) before the discriminator.")] = True,
+    augment: Annotated[
+        bool, typer.Option(help="DiffAugment (brightness, contrast, translation, cutout) before the discriminator.")
+    ] = True,
     checkpoint_every: int = 200,
-    save_fp16: Annotated[bool, typer.Option(help="Store weights in fp16 (half the size; loaded back as fp32).")] = False,
+    save_fp16: Annotated[
+        bool, typer.Option(help="Store weights in fp16 (half the size; loaded back as fp32).")
+    ] = False,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
     seed: int = 0,
     resume: Annotated[bool, typer.Option(help="Continue from the last checkpoint beside --out.")] = True,
@@ -35,7 +50,9 @@ def train_gan_cmd(
     from edgegen.data.load import load_dataset
     from edgegen.gan.train import GanTrainConfig, train_gan
 
-    config = GanTrainConfig(preset, steps, batch_size, lr, r1_gamma, r1_every, ema_kimg, augment, checkpoint_every, seed, device)
+    config = GanTrainConfig(
+        preset, steps, batch_size, lr, r1_gamma, r1_every, ema_kimg, augment, checkpoint_every, seed, device
+    )
     dataset = load_dataset(data, "train", config.gan.resolution)
     if dataset.skipped:
         warn(dataset.skipped_summary())
@@ -46,4 +63,7 @@ def train_gan_cmd(
         print_json(result)
         return
     resumed = f" (resumed at step {result.resumed_from})" if result.resumed_from else ""
-    console.print(f"GAN ({result.generator_params:,} generator params): {result.steps} steps, {result.kimg:.0f} kimg{resumed}, {result.seconds:.0f} s → {result.out_dir}")
+    console.print(
+        f"GAN ({result.generator_params:,} generator params): {result.steps} steps, "
+        f"{result.kimg:.0f} kimg{resumed}, {result.seconds:.0f} s → {result.out_dir}"
+    )

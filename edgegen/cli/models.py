@@ -17,9 +17,20 @@ def list_models(json_out: JsonOption = False) -> None:
     from edgegen.models.presets import PRESETS
 
     if json_out:
-        print_json([{"name": p.name, "description": p.description, "resolution": p.resolution, "licence": p.licence} for p in PRESETS.values()])
+        print_json(
+            [
+                {"name": p.name, "description": p.description, "resolution": p.resolution, "licence": p.licence}
+                for p in PRESETS.values()
+            ]
+        )
         return
-    console.print(table("Model presets", ["name", "resolution", "description"], [[p.name, p.resolution, p.description] for p in PRESETS.values()]))
+    console.print(
+        table(
+            "Model presets",
+            ["name", "resolution", "description"],
+            [[p.name, p.resolution, p.description] for p in PRESETS.values()],
+        )
+    )
 
 
 @app.command("show")
@@ -30,7 +41,15 @@ def show_model(name: Annotated[str, typer.Argument(help="Preset name.")], json_o
     preset = get_preset(name)
     counts = parameter_counts(preset)
     if json_out:
-        print_json({"name": preset.name, "description": preset.description, "resolution": preset.resolution, "parameters": counts, "config_dir": preset.config_dir})
+        print_json(
+            {
+                "name": preset.name,
+                "description": preset.description,
+                "resolution": preset.resolution,
+                "parameters": counts,
+                "config_dir": preset.config_dir,
+            }
+        )
         return
     rows = [[c, f"{n:,}", f"{n / 1e6:.1f}M"] for c, n in counts.items()]
     console.print(table(f"{preset.name}: {preset.description}", ["component", "parameters", ""], rows))

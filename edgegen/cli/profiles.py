@@ -18,10 +18,37 @@ def list_profiles(json_out: JsonOption = False) -> None:
 
     profiles = load_all_profiles()
     if json_out:
-        print_json([{"name": p.name, "description": p.description, "kind": p.device.kind, "backends": p.backends, "path": p.path} for p in profiles])
+        print_json(
+            [
+                {
+                    "name": p.name,
+                    "description": p.description,
+                    "kind": p.device.kind,
+                    "backends": p.backends,
+                    "path": p.path,
+                }
+                for p in profiles
+            ]
+        )
         return
-    rows = [[p.name, p.device.kind.value, ", ".join(b.value for b in p.backends), f"U:{p.precision.unet.value}", f"{p.memory_budget_gb:g}", p.description] for p in profiles]
-    console.print(table("Device profiles", ["name", "kind", "backends (preferred first)", "precision", "mem GB", "description"], rows))
+    rows = [
+        [
+            p.name,
+            p.device.kind.value,
+            ", ".join(b.value for b in p.backends),
+            f"U:{p.precision.unet.value}",
+            f"{p.memory_budget_gb:g}",
+            p.description,
+        ]
+        for p in profiles
+    ]
+    console.print(
+        table(
+            "Device profiles",
+            ["name", "kind", "backends (preferred first)", "precision", "mem GB", "description"],
+            rows,
+        )
+    )
 
 
 @app.command("show")

@@ -9,20 +9,30 @@ import typer
 
 from edgegen.cli.output import JsonOption, ProfileOption, console, print_json, table, warn
 
-BackendOption = Annotated[str | None, typer.Option("--backend", "-b", help="torch, ort-cpu, ort-cuda, ort-trt, trt or openvino (default: the profile's first usable).")]
-PrecisionOption = Annotated[str | None, typer.Option(help="fp32, fp16 or int8 for every component (default: the profile's per component).")]
-ArtifactsOption = Annotated[Path | None, typer.Option(help="An `edgegen export` folder (default: export/<model>/<profile>).")]
+BackendOption = Annotated[
+    str | None,
+    typer.Option(
+        "--backend",
+        "-b",
+        help="torch, ort-cpu, ort-cuda, ort-trt, trt or openvino (default: the profile's first usable).",
+    ),
+]
+PrecisionOption = Annotated[
+    str | None, typer.Option(help="fp32, fp16 or int8 for every component (default: the profile's per component).")
+]
+ArtifactsOption = Annotated[
+    Path | None, typer.Option(help="An `edgegen export` folder (default: export/<model>/<profile>).")
+]
 
 
 def run_config(profile, backend: str | None, precision: str | None, threads: int | None):
     """Resolve backend (flag or profile), precisions and device once, at the boundary."""
+    from edgegen.cli.export import _parse_list
     from edgegen.runtime.loader import RunConfig
     from edgegen.runtime.select import choose_backend
     from edgegen.system.nvml import detect_gpus
     from edgegen.system.runtimes import probe_all, usable_backends
     from edgegen.types import Backend, Component, Precision
-
-    from edgegen.cli.export import _parse_list
 
     has_gpu = bool(detect_gpus())
     requested = _parse_list(backend, Backend, "backend")[0] if backend else None
@@ -44,7 +54,10 @@ def default_artifacts(model: str, profile_name: str, artifacts: Path | None, nee
 
     folder = artifact_path(DEFAULT_EXPORT_ROOT, resolve_model(model).name, profile_name, ArtifactKind.MANIFEST).parent
     if not (folder / "manifest.json").is_file():
-        raise ArtifactError(f"no export found at {folder}", hint=f"run `edgegen export {model} --profile {profile_name}` or pass --artifacts")
+        raise ArtifactError(
+            f"no export found at {folder}",
+            hint=f"run `edgegen export {model} --profile {profile_name}` or pass --artifacts",
+        )
     return folder
 
 
@@ -55,32 +68,58 @@ def generate_cmd(
     profile: ProfileOption = "cpu-x86",
     backend: BackendOption = None,
     precision: PrecisionOption = None,
-    class_: Annotated[list[str] | None, typer.Option("--class", help="Class to generate (repeatable; default: the model's classes).")] = None,
-    finding: Annotated[list[str] | None, typer.Option("--finding", help="Finding to generate (repeatable; join with + for one image showing several, e.g. effusion+cardiomegaly).")] = None,
-    population: Annotated[str | None, typer.Option(help="adult or pediatric (default: where the model saw the class / finding most).")] = None,
-    allow_unknown_conditions: Annotated[bool, typer.Option(help="Generate classes / findings the model was not trained on (labelled as asked).")] = False,
+    class_: Annotated[
+        list[str] | None, typer.Option("--class", help="Class to generate (repeatable; default: the model's classes).")
+    ] = None,
+    finding: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--finding",
+            help=(
+                "Finding to generate (repeatable; join with + for one "
+                "image showing several, e.g. effusion+cardiomegaly)."
+            ),
+        ),
+    ] = None,
+    population: Annotated[
+        str | None, typer.Option(help="adult or pediatric (default: where the model saw the class / finding most).")
+    ] = None,
+    allow_unknown_conditions: Annotated[
+        bool, typer.Option(help="Generate classes / findings the model was not trained on (labelled as asked).")
+    ] = False,
     n: Annotated[int, typer.Option("--n", "--per-class", help="Images per class / finding.")] = 4,
-    prompt_template: Annotated[str | None, typer.Option(help="Prompt with {class}, or {population} and {findings} (default: the model's training template).")] = None,
+    prompt_template: Annotated[
+        str | None,
+        typer.Option(
+            help="Prompt with {class}, or {population} and {findings} (default: the model's training template)."
+        ),
+    ] = None,
     negative_prompt: str = "",
     steps: Annotated[int | None, typer.Option(help="Denoising steps (default: the profile's).")] = None,
-    guidance: Annotated[float | None, typer.Option(help="Classifier-free guidance scale (default: the profile's).")] = None,
+    guidance: Annotated[
+        float | None, typer.Option(help="Classifier-free guidance scale (default: the profile's).")
+    ] = None,
     scheduler: Annotated[str | None, typer.Option(help="ddim, euler or dpm++ (default: the profile's).")] = None,
     size: Annotated[int | None, typer.Option(help="Image side in pixels (default: the profile's).")] = None,
     seed: int = 0,
     batch_size: Annotated[int | None, typer.Option(help="Images per pipeline call (default: the profile's).")] = None,
-    dicom: Annotated[bool, typer.Option(help="Also write a DICOM (DERIVED\\SECONDARY, marked synthetic) per image.")] = False,
+    dicom: Annotated[
+        bool, typer.Option(help="Also write a DICOM (DERIVED\\SECONDARY, marked synthetic) per image.")
+    ] = False,
     tiled_decode: bool = False,
-    low_memory: Annotated[bool | None, typer.Option(help="Load components one at a time (default: the profile's).")] = None,
+    low_memory: Annotated[
+        bool | None, typer.Option(help="Load components one at a time (default: the profile's).")
+    ] = None,
     threads: int | None = None,
     json_out: JsonOption = False,
 ) -> None:
     """Generate synthetic CXRs per class or finding with provenance tags; resumable after a crash."""
     from edgegen.cli.progress import step_progress
+    from edgegen.conditions import resolve_conditions
     from edgegen.errors import UsageError
     from edgegen.profiles import load_profile
     from edgegen.runtime.generate import GenerateSettings, generate_images, plan
     from edgegen.runtime.loader import open_pipeline
-    from edgegen.conditions import resolve_conditions
     from edgegen.types import Backend, SchedulerName
 
     prof = load_profile(profile)
@@ -90,7 +129,9 @@ def generate_cmd(
         sched = SchedulerName(scheduler) if scheduler else prof.generation.scheduler
     except ValueError:
         raise UsageError(f"unknown scheduler {scheduler!r}", hint="use ddim, euler or dpm++") from None
-    pipe, facts = open_pipeline(config, sched, model=model, artifacts=folder, low_memory=prof.low_memory if low_memory is None else low_memory)
+    pipe, facts = open_pipeline(
+        config, sched, model=model, artifacts=folder, low_memory=prof.low_memory if low_memory is None else low_memory
+    )
     facts = {**facts, "backend": config.backend.value}
     vocab = pipe.info.vocabulary()
     conditions = resolve_conditions(vocab, class_, finding, population, allow_unknown_conditions)
@@ -98,24 +139,43 @@ def generate_cmd(
     if pipe.family == "gan":
         side = pipe.config.resolution
         if size is not None and size != side:
-            raise UsageError(f"--size {size}: this GAN generates {side} px images only", hint=f"drop --size or pass {side}")
+            raise UsageError(
+                f"--size {size}: this GAN generates {side} px images only", hint=f"drop --size or pass {side}"
+            )
     else:
         side = size or prof.generation.resolution
     if side % pipe.info.vae_scale_factor:
         raise UsageError(f"--size {side} is not a multiple of {pipe.info.vae_scale_factor}")
-    settings = GenerateSettings(steps or prof.generation.steps, prof.generation.guidance_scale if guidance is None else guidance, sched.value, side, batch_size or prof.generation.batch, negative_prompt, dicom, tiled_decode)
+    settings = GenerateSettings(
+        steps or prof.generation.steps,
+        prof.generation.guidance_scale if guidance is None else guidance,
+        sched.value,
+        side,
+        batch_size or prof.generation.batch,
+        negative_prompt,
+        dicom,
+        tiled_decode,
+    )
     items = plan(conditions, n, template, seed)
     with step_progress("images", enabled=not json_out) as bar:
-        result = generate_images(pipe, facts, items, settings, out, lambda done, total, ips: bar(done, total, f"{ips:.2f} img/s"))
+        result = generate_images(
+            pipe, facts, items, settings, out, lambda done, total, ips: bar(done, total, f"{ips:.2f} img/s")
+        )
     pipe.release()
     if json_out:
         print_json(result)
         return
-    console.print(f"{result.generated} generated, {result.skipped} already present, {result.images_per_s:.2f} images/s on {config.backend.value} → {out}")
+    console.print(
+        f"{result.generated} generated, {result.skipped} already present, "
+        f"{result.images_per_s:.2f} images/s on {config.backend.value} → {out}"
+    )
 
 
 def classify_cmd(
-    data: Annotated[str, typer.Argument(help="A class-folder (labeled), a flat folder of images/DICOMs, a .csv, a .npz or 'default'.")],
+    data: Annotated[
+        str,
+        typer.Argument(help="A class-folder (labeled), a flat folder of images/DICOMs, a .csv, a .npz or 'default'."),
+    ],
     out: Annotated[Path | None, typer.Option(help="CSV of per-image probabilities.")] = None,
     classifier: Annotated[str, typer.Option(help="torch backend: 'default' or a classifier folder.")] = "default",
     artifacts: ArtifactsOption = None,
@@ -141,12 +201,26 @@ def classify_cmd(
     images, names, labels, skipped = load_for_classification(data, split, card.input_size, card.class_names)
     if skipped:
         warn(f"skipped {len(skipped)} unreadable file(s): {', '.join(s.path for s in skipped[:3])}")
-    result = classify(runner, card, images, names, labels, out, batch_size, bootstrap, config.backend.value, config.precisions[Component.CLASSIFIER].value)
+    result = classify(
+        runner,
+        card,
+        images,
+        names,
+        labels,
+        out,
+        batch_size,
+        bootstrap,
+        config.backend.value,
+        config.precisions[Component.CLASSIFIER].value,
+    )
     runner.release()
     if json_out:
         print_json(result)
         return
-    console.print(f"{result.n} images classified on {result.backend} ({result.precision}) at {result.images_per_s:.1f} images/s" + (f"; CSV: {out}" if out else ""))
+    console.print(
+        f"{result.n} images classified on {result.backend} ({result.precision}) at {result.images_per_s:.1f} images/s"
+        + (f"; CSV: {out}" if out else "")
+    )
     if result.report:
         from edgegen.cli.classifiers import _report_rows
 

@@ -11,11 +11,24 @@ from edgegen.cli.output import JsonOption, console, print_json
 
 
 def study_cmd(
-    spec: Annotated[Path | None, typer.Argument(help="A study.yaml (see studies/README.md); none: the default study on the embedded data and models.")] = None,
-    out: Annotated[Path, typer.Option(help="Study folder (units/, sources/, results.json, report.md/html); re-running resumes.")] = Path("runs/study-default"),
+    spec: Annotated[
+        Path | None,
+        typer.Argument(
+            help="A study.yaml (see studies/README.md); none: the default study on the embedded data and models."
+        ),
+    ] = None,
+    out: Annotated[
+        Path, typer.Option(help="Study folder (units/, sources/, results.json, report.md/html); re-running resumes.")
+    ] = Path("runs/study-default"),
     seeds: Annotated[int | None, typer.Option(help="Override the spec's seeds.")] = None,
     bootstrap: Annotated[int | None, typer.Option(help="Override the spec's bootstrap rounds.")] = None,
-    ray: Annotated[str | None, typer.Option("--ray", help="Run the units on a Ray cluster: 'auto', 'local' or an address (needs `pip install 'edgegen[ray]'`).")] = None,
+    ray: Annotated[
+        str | None,
+        typer.Option(
+            "--ray",
+            help="Run the units on a Ray cluster: 'auto', 'local' or an address (needs `pip install 'edgegen[ray]'`).",
+        ),
+    ] = None,
     json_out: JsonOption = False,
 ) -> None:
     """Train classifiers on real, synthetic and hybrid data over seeds; compare every arm with real-only."""
@@ -29,12 +42,21 @@ def study_cmd(
     if seeds is not None or bootstrap is not None:
         study = replace(study, seeds=seeds or study.seeds, bootstrap=bootstrap or study.bootstrap)
     with step_progress("units", enabled=not json_out) as bar:
-        outcome = run_study(study, out, progress=(lambda m: None) if json_out else (lambda m: console.print(f"[dim]{m}[/]")), unit_progress=lambda d, t, info: bar(d, t, info), ray_address=ray)
+        outcome = run_study(
+            study,
+            out,
+            progress=(lambda m: None) if json_out else (lambda m: console.print(f"[dim]{m}[/]")),
+            unit_progress=lambda d, t, info: bar(d, t, info),
+            ray_address=ray,
+        )
     if json_out:
         print_json(outcome.result)
         return
     r = outcome.result
     for c in r.contrasts:
         d = c["delta"][r.primary_metric]["delta"]
-        console.print(f"{c['what']} ({c['kind']}): Δ {r.primary_metric} {100 * d['value']:+.1f} pts [{100 * d['low']:+.1f}, {100 * d['high']:+.1f}]")
+        console.print(
+            f"{c['what']} ({c['kind']}): Δ {r.primary_metric} {100 * d['value']:+.1f} "
+            f"pts [{100 * d['low']:+.1f}, {100 * d['high']:+.1f}]"
+        )
     console.print(f"report: {outcome.files['html']}")

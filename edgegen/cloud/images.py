@@ -80,14 +80,23 @@ def read_api_key(key_file: Path | None = None) -> str:
 def plan_cloud(items: list[PlannedImage], settings: CloudSettings, prices: PriceTable, out_dir: Path) -> CloudPlan:
     done = _done(out_dir, settings)
     spent = sum(float(r.get("cost_usd") or 0.0) for r in read_lines(Path(out_dir) / MANIFEST))
-    return CloudPlan(items, prices.per_image(settings.model, settings.size, settings.quality), sum(1 for it in items if it.file not in done), spent)
+    return CloudPlan(
+        items,
+        prices.per_image(settings.model, settings.size, settings.quality),
+        sum(1 for it in items if it.file not in done),
+        spent,
+    )
 
 
 def _done(out_dir: Path, settings: CloudSettings) -> set[str]:
     out = set()
     for rec in read_lines(Path(out_dir) / MANIFEST):
         path = Path(out_dir) / rec.get("file", "")
-        if rec.get("model") == settings.model and path.is_file() and sha256_bytes(path.read_bytes()) == rec.get("sha256"):
+        if (
+            rec.get("model") == settings.model
+            and path.is_file()
+            and sha256_bytes(path.read_bytes()) == rec.get("sha256")
+        ):
             out.add(rec["file"])
     return out
 
@@ -125,7 +134,9 @@ def run_cloud(
     plan = plan_cloud(items, settings, prices, out_dir)
     done = _done(out_dir, settings)
     result = CloudResult(out_dir, skipped=len(done), total_usd=plan.already_spent_usd)
-    client = openai.OpenAI(api_key=api_key, base_url=settings.base_url, timeout=settings.timeout_s, max_retries=settings.max_retries)
+    client = openai.OpenAI(
+        api_key=api_key, base_url=settings.base_url, timeout=settings.timeout_s, max_retries=settings.max_retries
+    )
     is_dalle = settings.model.startswith("dall-e")
     for it in (i for i in items if i.file not in done):
         if result.total_usd + plan.usd_per_image > settings.max_usd + 1e-12:
@@ -143,17 +154,33 @@ def run_cloud(
             body = exc.body if isinstance(exc.body, dict) else {}
             code = body.get("code") or (body.get("error") or {}).get("code")
             if code in POLICY_CODES:
-                refusal = {"file": it.file, "class": it.class_name, "prompt": it.prompt, "code": code, "message": _scrub(str(body.get("message", "")), api_key)}
+                refusal = {
+                    "file": it.file,
+                    "class": it.class_name,
+                    "prompt": it.prompt,
+                    "code": code,
+                    "message": _scrub(str(body.get("message", "")), api_key),
+                }
                 append_line(out_dir / REFUSALS, refusal)
                 result.refused.append(refusal)
                 continue
             raise CloudError(f"the images API rejected the request: {_scrub(str(exc), api_key)[:300]}") from None
         except openai.APITimeoutError:
-            raise CloudError(f"the images API did not answer within {settings.timeout_s:g} s (after {settings.max_retries} retries)", hint="re-run to resume") from None
+            raise CloudError(
+                f"the images API did not answer within {settings.timeout_s:g} s (after {settings.max_retries} retries)",
+                hint="re-run to resume",
+            ) from None
         except openai.APIStatusError as exc:
-            raise CloudError(f"the images API failed with HTTP {exc.status_code} after {settings.max_retries} retries: {_scrub(exc.message, api_key)[:200]}", hint="re-run later to resume") from None
+            raise CloudError(
+                f"the images API failed with HTTP {exc.status_code} after "
+                f"{settings.max_retries} retries: {_scrub(exc.message, api_key)[:200]}",
+                hint="re-run later to resume",
+            ) from None
         except openai.APIConnectionError:
-            raise CloudError(f"cannot reach the images API at {settings.base_url or 'api.openai.com'}", hint="check the network or --base-url") from None
+            raise CloudError(
+                f"cannot reach the images API at {settings.base_url or 'api.openai.com'}",
+                hint="check the network or --base-url",
+            ) from None
         latency = time.perf_counter() - start
         usage = response.usage.model_dump() if getattr(response, "usage", None) else None
         cost = prices.from_usage(settings.model, usage)
@@ -164,7 +191,9 @@ def run_cloud(
             with Image.open(io.BytesIO(raw)) as im:
                 pixels = np.asarray(im.convert("RGB"))
         except (OSError, UnidentifiedImageError) as exc:
-            raise CloudError(f"the images API returned an unreadable image for {it.file} ({type(exc).__name__})") from None
+            raise CloudError(
+                f"the images API returned an unreadable image for {it.file} ({type(exc).__name__})"
+            ) from None
         tags = {
             "class": it.class_name,
             "prompt": it.prompt,
@@ -186,7 +215,7 @@ def run_cloud(
                 "cost_usd": round(cost, 6),
                 "usage": usage,
                 "synthetic": True,
-                "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             },
         )
         result.generated += 1

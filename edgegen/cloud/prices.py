@@ -45,7 +45,10 @@ class PriceTable:
         must hold whatever the API picks)."""
         prices = self.models.get(model)
         if prices is None:
-            raise CloudError(f"no price known for model {model!r}", hint="add it to a --prices YAML file (see edgegen/cloud/prices.yaml)")
+            raise CloudError(
+                f"no price known for model {model!r}",
+                hint="add it to a --prices YAML file (see edgegen/cloud/prices.yaml)",
+            )
         row = prices.per_image.get(size or DEFAULT_SIZE)
         if row is None:
             raise CloudError(f"no {model} price for size {size}", hint=f"sizes priced: {', '.join(prices.per_image)}")
@@ -53,7 +56,9 @@ class PriceTable:
         if q == "auto":
             return max(row.values())
         if q not in row:
-            raise CloudError(f"no {model} price for quality {q!r} at {size}", hint=f"qualities priced: {', '.join(row)}")
+            raise CloudError(
+                f"no {model} price for quality {q!r} at {size}", hint=f"qualities priced: {', '.join(row)}"
+            )
         return row[q]
 
     def from_usage(self, model: str, usage: dict | None) -> float | None:
@@ -66,14 +71,23 @@ class PriceTable:
         text_in = details.get("text_tokens", usage.get("input_tokens", 0))
         image_in = details.get("image_tokens", 0)
         out = usage.get("output_tokens", 0)
-        return (text_in * t.text_input_usd_per_million + image_in * t.image_input_usd_per_million + out * t.image_output_usd_per_million) / 1e6
+        return (
+            text_in * t.text_input_usd_per_million
+            + image_in * t.image_input_usd_per_million
+            + out * t.image_output_usd_per_million
+        ) / 1e6
 
 
 def cloud_options(table: PriceTable):
     """Every priced (model, size, quality) as a CloudOption."""
     from edgegen.cost import CloudOption
 
-    return [CloudOption(model, size, quality, usd) for model, prices in table.models.items() for size, row in prices.per_image.items() for quality, usd in row.items()]
+    return [
+        CloudOption(model, size, quality, usd)
+        for model, prices in table.models.items()
+        for size, row in prices.per_image.items()
+        for quality, usd in row.items()
+    ]
 
 
 def load_prices(path: Path | None = None) -> PriceTable:

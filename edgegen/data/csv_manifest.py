@@ -20,10 +20,14 @@ def load_csv_manifest(csv_path: Path, size: int, class_names: tuple[str, ...] | 
     except (UnicodeDecodeError, csv.Error) as exc:
         raise DataError(f"{csv_path}: not a readable CSV ({exc})") from exc
     if not rows or not {"path", "label"} <= set(rows[0]):
-        raise DataError(f"{csv_path}: needs a header with 'path' and 'label' columns", hint="e.g. path,label then img1.png,normal")
+        raise DataError(
+            f"{csv_path}: needs a header with 'path' and 'label' columns", hint="e.g. path,label then img1.png,normal"
+        )
     unlabeled = [i + 2 for i, r in enumerate(rows) if not (r.get("label") or "").strip()]
     if unlabeled:
-        raise DataError(f"{csv_path}: {len(unlabeled)} row(s) have no label (first at line {unlabeled[0]})", hint="label every row")
+        raise DataError(
+            f"{csv_path}: {len(unlabeled)} row(s) have no label (first at line {unlabeled[0]})", hint="label every row"
+        )
     classes = class_names or tuple(sorted({r["label"].strip() for r in rows}))
     unknown = sorted({r["label"].strip() for r in rows} - set(classes))
     if unknown:

@@ -31,10 +31,14 @@ def _check_keys(path: Path, keys: set[str]) -> None:
     if not ({"labels"} & keys or {"label"} & keys):
         missing.append("labels (multi-hot) or label (binary)")
     if missing:
-        raise DataError(f"{path}: not a chest-xray-128 .npz, missing key(s) {', '.join(missing)}", hint=f"found {sorted(keys)}")
+        raise DataError(
+            f"{path}: not a chest-xray-128 .npz, missing key(s) {', '.join(missing)}", hint=f"found {sorted(keys)}"
+        )
 
 
-def load_cxr128(path: Path, split: str, size: int, name: str, population: str, class_names: tuple[str, ...] | None = None) -> ImageSet:
+def load_cxr128(
+    path: Path, split: str, size: int, name: str, population: str, class_names: tuple[str, ...] | None = None
+) -> ImageSet:
     from edgegen.data.findings import UncertainPolicy, load_findings_map
 
     path = Path(path)
@@ -63,7 +67,11 @@ def load_cxr128(path: Path, split: str, size: int, name: str, population: str, c
         multi = raw["labels"].astype(np.float32)
         columns = {n: multi[:, i] for i, n in enumerate(label_names)}
         findings, finding_names = fmap.combine(columns, "nih", UncertainPolicy.ZEROS)
-        no_finding = multi[:, label_names.index("No Finding")] if "No Finding" in label_names else (multi.sum(1) == 0).astype(np.float32)
+        no_finding = (
+            multi[:, label_names.index("No Finding")]
+            if "No Finding" in label_names
+            else (multi.sum(1) == 0).astype(np.float32)
+        )
         labels = (no_finding == 0).astype(np.int64)
         names = class_names or ("normal", "abnormal")
         if "finding_labels" in raw:

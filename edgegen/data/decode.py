@@ -8,8 +8,8 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from edgegen.data.dicom import is_dicom, read_dicom_pixels
-from edgegen.data.transforms import center_square_resize, grayscale
 from edgegen.data.imageset import Skipped
+from edgegen.data.transforms import center_square_resize, grayscale
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".dcm", ".dicom")
 

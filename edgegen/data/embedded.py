@@ -55,14 +55,36 @@ def _both(split: str, size: int) -> ImageSet:
     return merge([_kermany(split, size), _nih(split, size)], f"cxr-128:{split}")
 
 
-KERMANY_ATTRIBUTION = "Kermany et al., Cell 2018 (Mendeley Data doi:10.17632/rscbjbr9sj.2), CC BY 4.0; 128 px subset (see chest-xray-128/SOURCE.txt)"
-NIH_ATTRIBUTION = "NIH Clinical Center, ChestX-ray14 (Wang et al., CVPR 2017), https://nihcc.app.box.com/v/ChestXray-NIHCC; 128 px subset"
+KERMANY_ATTRIBUTION = (
+    "Kermany et al., Cell 2018 (Mendeley Data doi:10.17632/rscbjbr9sj.2), "
+    "CC BY 4.0; 128 px subset (see chest-xray-128/SOURCE.txt)"
+)
+NIH_ATTRIBUTION = (
+    "NIH Clinical Center, ChestX-ray14 (Wang et al., CVPR 2017), "
+    "https://nihcc.app.box.com/v/ChestXray-NIHCC; 128 px subset"
+)
 EMBEDDED_DATASETS = {
     d.name: d
     for d in (
-        EmbeddedDataset("kermany-128", "pediatric normal/pneumonia, patient-disjoint splits", KERMANY_ATTRIBUTION, _kermany, 128),
-        EmbeddedDataset("nih-cxr14-128", "adult multi-label NIH findings, patient-disjoint splits", NIH_ATTRIBUTION, _nih, 128),
-        EmbeddedDataset("pneumoniamnist", "PneumoniaMNIST 28 px normal/pneumonia (MedMNIST v2)", "MedMNIST v2 (Yang et al. 2023), Kermany et al. 2018, CC BY 4.0", _pneumoniamnist, 28),
-        EmbeddedDataset("cxr-128", "kermany-128 + nih-cxr14-128 (population and findings per image)", f"{KERMANY_ATTRIBUTION}; {NIH_ATTRIBUTION}", _both, 128),
+        EmbeddedDataset(
+            "kermany-128", "pediatric normal/pneumonia, patient-disjoint splits", KERMANY_ATTRIBUTION, _kermany, 128
+        ),
+        EmbeddedDataset(
+            "nih-cxr14-128", "adult multi-label NIH findings, patient-disjoint splits", NIH_ATTRIBUTION, _nih, 128
+        ),
+        EmbeddedDataset(
+            "pneumoniamnist",
+            "PneumoniaMNIST 28 px normal/pneumonia (MedMNIST v2)",
+            "MedMNIST v2 (Yang et al. 2023), Kermany et al. 2018, CC BY 4.0",
+            _pneumoniamnist,
+            28,
+        ),
+        EmbeddedDataset(
+            "cxr-128",
+            "kermany-128 + nih-cxr14-128 (population and findings per image)",
+            f"{KERMANY_ATTRIBUTION}; {NIH_ATTRIBUTION}",
+            _both,
+            128,
+        ),
     )
 }

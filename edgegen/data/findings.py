@@ -9,7 +9,7 @@ result is float32 with NaN where a value is to be ignored (masked in losses and 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 
@@ -22,7 +22,7 @@ FINDINGS_MAP = ASSETS_DIR / "findings.yaml"
 NO_FINDING = "no_finding"
 
 
-class UncertainPolicy(str, Enum):
+class UncertainPolicy(StrEnum):
     ONES = "ones"  # uncertain → positive (U-Ones, Irvin et al. 2019)
     ZEROS = "zeros"  # uncertain → negative (U-Zeros)
     IGNORE = "ignore"  # uncertain → masked out of the loss and the metrics
@@ -73,7 +73,13 @@ class FindingsMap:
         cols = {c for f in self.findings for c in f.sources.get(vocabulary, ())}
         return cols | set(self.unmapped.get(vocabulary, ()))
 
-    def combine(self, columns: dict[str, np.ndarray], vocabulary: str, policy: UncertainPolicy, names: tuple[str, ...] | None = None) -> tuple[np.ndarray, tuple[str, ...]]:
+    def combine(
+        self,
+        columns: dict[str, np.ndarray],
+        vocabulary: str,
+        policy: UncertainPolicy,
+        names: tuple[str, ...] | None = None,
+    ) -> tuple[np.ndarray, tuple[str, ...]]:
         """Per finding, OR of its source columns present in `columns` (values 1/0/-1/NaN).
 
         Returns (float32 [N, F] with 1/0/NaN, finding names). A finding none of whose columns
@@ -122,7 +128,15 @@ def load_findings_map(path: str | None = None) -> FindingsMap:
         if not isinstance(spec, dict) or not isinstance(spec.get("sources"), dict):
             raise DataError(f"{file}: findings.{name} needs a 'sources' mapping (vocabulary → columns)")
         sources = {str(k): tuple(str(c) for c in v) for k, v in spec["sources"].items()}
-        findings.append(Finding(str(name), str(spec.get("display", name)), bool(spec.get("reader_study", False)), tuple(str(a) for a in spec.get("aliases", ())), sources))
+        findings.append(
+            Finding(
+                str(name),
+                str(spec.get("display", name)),
+                bool(spec.get("reader_study", False)),
+                tuple(str(a) for a in spec.get("aliases", ())),
+                sources,
+            )
+        )
     unmapped = {str(k): tuple(str(c) for c in v) for k, v in (raw.get("unmapped") or {}).items()}
     return FindingsMap(str(file), tuple(findings), unmapped, tuple(str(c) for c in raw.get("metadata_columns") or ()))
 

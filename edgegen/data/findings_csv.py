@@ -28,7 +28,9 @@ def looks_like_findings_csv(header: list[str]) -> bool:
     return "label" not in header and any(h in known for h in header)
 
 
-def load_findings_csv(csv_path: Path, size: int, policy: UncertainPolicy = UncertainPolicy.ZEROS, findings_map: str | None = None) -> ImageSet:
+def load_findings_csv(
+    csv_path: Path, size: int, policy: UncertainPolicy = UncertainPolicy.ZEROS, findings_map: str | None = None
+) -> ImageSet:
     csv_path = Path(csv_path).expanduser()
     fmap = load_findings_map(findings_map)
     try:
@@ -47,7 +49,10 @@ def load_findings_csv(csv_path: Path, size: int, policy: UncertainPolicy = Uncer
     finding_cols = [c for c in header if c in fmap.source_columns(vocab)]
     unknown = [c for c in header if c != path_col and c not in finding_cols and c not in fmap.metadata_columns]
     if unknown:
-        raise DataError(f"{csv_path}: column {unknown[0]!r} is neither a finding in {fmap.path} nor known metadata", hint="rename it, drop it, or add it to the findings map (--findings-map)")
+        raise DataError(
+            f"{csv_path}: column {unknown[0]!r} is neither a finding in {fmap.path} nor known metadata",
+            hint="rename it, drop it, or add it to the findings map (--findings-map)",
+        )
     if not rows:
         raise DataError(f"{csv_path}: no rows")
     columns: dict[str, np.ndarray] = {}
@@ -61,14 +66,20 @@ def load_findings_csv(csv_path: Path, size: int, policy: UncertainPolicy = Uncer
         columns[col] = values
     findings, names = fmap.combine(columns, vocab, policy)
     if not names:
-        raise DataError(f"{csv_path}: none of its columns feeds a mapped finding", hint=f"mapped: {', '.join(fmap.names)}")
+        raise DataError(
+            f"{csv_path}: none of its columns feeds a mapped finding", hint=f"mapped: {', '.join(fmap.names)}"
+        )
     items = []
     for i, row in enumerate(rows):
         p = Path((row[path_col] or "").strip())
         items.append((p if p.is_absolute() else csv_path.parent / p, i))
     images, kept, skipped = decode_many(items, size)
     findings = findings[kept]
-    normal = findings[:, names.index(NO_FINDING)] if NO_FINDING in names else (np.nansum(findings, axis=1) == 0).astype(np.float32)
+    normal = (
+        findings[:, names.index(NO_FINDING)]
+        if NO_FINDING in names
+        else (np.nansum(findings, axis=1) == 0).astype(np.float32)
+    )
     labels = (normal != 1).astype(np.int64)
     patients = None
     pid_col = next((c for c in ("patient_id", "Patient ID", "subject_id") if c in header), None)

@@ -15,7 +15,9 @@ def load_image_folder(root: Path, size: int, class_names: tuple[str, ...] | None
         raise DataError(f"image folder {root} does not exist", hint="pass a folder with one sub-folder per class")
     classes = tuple(sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")))
     if not classes:
-        raise DataError(f"{root} has no class sub-folders, so its images are unlabeled", hint="put images in root/<class>/")
+        raise DataError(
+            f"{root} has no class sub-folders, so its images are unlabeled", hint="put images in root/<class>/"
+        )
     if class_names is not None:
         missing = [c for c in class_names if c not in classes]
         if missing:

@@ -33,15 +33,26 @@ class ImageSet:
 
     def __post_init__(self) -> None:
         if len(self.images) == 0:
-            raise DataError(f"{self.source}: no usable images" + _skipped_note(self.skipped), hint="check the path and the file formats")
+            raise DataError(
+                f"{self.source}: no usable images" + _skipped_note(self.skipped),
+                hint="check the path and the file formats",
+            )
         if self.images.ndim != 3 or self.images.dtype != np.uint8:
-            raise DataError(f"{self.source}: images must be uint8 [N, H, W], got {self.images.dtype} {self.images.shape}")
+            raise DataError(
+                f"{self.source}: images must be uint8 [N, H, W], got {self.images.dtype} {self.images.shape}"
+            )
         if len(self.labels) != len(self.images):
             raise DataError(f"{self.source}: {len(self.images)} images but {len(self.labels)} labels")
         if len(self.class_names) < 2 and self.findings is None:
-            raise DataError(f"{self.source}: needs at least two classes, found {list(self.class_names)}", hint="one sub-folder or label value per class")
+            raise DataError(
+                f"{self.source}: needs at least two classes, found {list(self.class_names)}",
+                hint="one sub-folder or label value per class",
+            )
         if self.findings is not None and self.findings.shape != (len(self.images), len(self.finding_names)):
-            raise DataError(f"{self.source}: findings {self.findings.shape} do not match {len(self.images)} images × {len(self.finding_names)} names")
+            raise DataError(
+                f"{self.source}: findings {self.findings.shape} do not match "
+                f"{len(self.images)} images × {len(self.finding_names)} names"
+            )
         for key, values in [("patient_ids", self.patient_ids), *self.meta.items()]:
             if values is not None and len(values) != len(self.images):
                 raise DataError(f"{self.source}: {key} has {len(values)} entries for {len(self.images)} images")
@@ -67,7 +78,11 @@ class ImageSet:
             return {}
         f = self.findings
         return {
-            n: {"positive": int(np.nansum(f[:, i] == 1)), "negative": int(np.nansum(f[:, i] == 0)), "unknown": int(np.isnan(f[:, i]).sum())}
+            n: {
+                "positive": int(np.nansum(f[:, i] == 1)),
+                "negative": int(np.nansum(f[:, i] == 0)),
+                "unknown": int(np.isnan(f[:, i]).sum()),
+            }
             for i, n in enumerate(self.finding_names)
         }
 
@@ -103,7 +118,9 @@ class ImageSet:
     def with_finding(self, name: str) -> ImageSet:
         """Images where finding `name` is present."""
         if name not in self.finding_names:
-            raise DataError(f"{self.source} has no finding {name!r}", hint=f"it has: {', '.join(self.finding_names) or 'none'}")
+            raise DataError(
+                f"{self.source} has no finding {name!r}", hint=f"it has: {', '.join(self.finding_names) or 'none'}"
+            )
         col = self.findings[:, self.finding_names.index(name)]
         return self.subset(np.flatnonzero(col == 1), f"{self.source}[{name}]")
 
@@ -146,9 +163,21 @@ def merge(sets: list[ImageSet], source: str) -> ImageSet:
         findings = np.concatenate(blocks)
     patients = None
     if any(s.patient_ids is not None for s in sets):
-        patients = np.concatenate([s.patient_ids.astype(str) if s.patient_ids is not None else np.array([f"{s.source}#{i}" for i in range(len(s))]) for s in sets])
+        patients = np.concatenate(
+            [
+                s.patient_ids.astype(str)
+                if s.patient_ids is not None
+                else np.array([f"{s.source}#{i}" for i in range(len(s))])
+                for s in sets
+            ]
+        )
     keys = sorted({k for s in sets for k in s.meta})
-    meta = {k: np.concatenate([s.meta[k].astype(str) if k in s.meta else np.full(len(s), "", dtype=object).astype(str) for s in sets]) for k in keys}
+    meta = {
+        k: np.concatenate(
+            [s.meta[k].astype(str) if k in s.meta else np.full(len(s), "", dtype=object).astype(str) for s in sets]
+        )
+        for k in keys
+    }
     return ImageSet(
         np.concatenate([s.images for s in sets]),
         np.concatenate(labels),

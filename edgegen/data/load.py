@@ -49,7 +49,10 @@ def load_dataset(
         return load_image_folder(path, size, class_names)
     from edgegen.data.embedded import EMBEDDED_DATASETS
 
-    raise DataError(f"dataset {spec!r} not found", hint=f"use {', '.join(['default', *EMBEDDED_DATASETS])}, a folder of class sub-folders, a .csv or a .npz")
+    raise DataError(
+        f"dataset {spec!r} not found",
+        hint=f"use {', '.join(['default', *EMBEDDED_DATASETS])}, a folder of class sub-folders, a .csv or a .npz",
+    )
 
 
 def _aligned(data: ImageSet, class_names: tuple[str, ...] | None) -> ImageSet:
@@ -60,7 +63,17 @@ def _aligned(data: ImageSet, class_names: tuple[str, ...] | None) -> ImageSet:
     if unknown:
         raise DataError(f"{data.source}: classes {unknown} are not among {list(class_names)}")
     labels = np.array([class_names.index(data.class_names[i]) for i in data.labels], dtype=np.int64)
-    return ImageSet(data.images, labels, tuple(class_names), data.source, data.skipped, data.findings, data.finding_names, data.patient_ids, data.meta)
+    return ImageSet(
+        data.images,
+        labels,
+        tuple(class_names),
+        data.source,
+        data.skipped,
+        data.findings,
+        data.finding_names,
+        data.patient_ids,
+        data.meta,
+    )
 
 
 def _load_npz(path: Path, split: str, size: int, class_names, label_column) -> ImageSet:
@@ -82,7 +95,10 @@ def _load_npz(path: Path, split: str, size: int, class_names, label_column) -> I
         return load_medmnist(path, split, size, class_names, label_column)
     raise DataError(
         f"{path}: unknown .npz layout (keys {sorted(keys)})",
-        hint="expected chest-xray-128 keys (images, split, patient_id, labels/label, label_names) or MedMNIST keys (train_images, train_labels, ...)",
+        hint=(
+            "expected chest-xray-128 keys (images, split, patient_id, labels/label, "
+            "label_names) or MedMNIST keys (train_images, train_labels, ...)"
+        ),
     )
 
 
@@ -128,7 +144,9 @@ def stratified_split(data: ImageSet, fraction: float, seed: int) -> tuple[ImageS
         held.append(idx[np.isin(groups[idx], chosen)])
     held_idx = np.sort(np.concatenate(held))
     held_patients = set(groups[held_idx])
-    rest_idx = np.array([i for i in range(len(data)) if i not in set(held_idx) and groups[i] not in held_patients], dtype=np.int64)
+    rest_idx = np.array(
+        [i for i in range(len(data)) if i not in set(held_idx) and groups[i] not in held_patients], dtype=np.int64
+    )
     return data.subset(rest_idx, f"{data.source}(train)"), data.subset(held_idx, f"{data.source}(held-out)")
 
 

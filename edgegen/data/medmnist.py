@@ -21,8 +21,20 @@ KNOWN_CLASSES = {
     "pneumoniamnist": ("normal", "pneumonia"),
 }
 CHESTMNIST_FINDINGS = (
-    "atelectasis", "cardiomegaly", "effusion", "infiltration", "mass", "nodule", "pneumonia",
-    "pneumothorax", "consolidation", "edema", "emphysema", "fibrosis", "pleural", "hernia",
+    "atelectasis",
+    "cardiomegaly",
+    "effusion",
+    "infiltration",
+    "mass",
+    "nodule",
+    "pneumonia",
+    "pneumothorax",
+    "consolidation",
+    "edema",
+    "emphysema",
+    "fibrosis",
+    "pleural",
+    "hernia",
 )
 
 
@@ -51,7 +63,9 @@ def load_medmnist(
     labels = labels.reshape(len(labels), -1)
     if labels.shape[1] > 1:
         if label_column is None:
-            raise DataError(f"{path} is multi-label ({labels.shape[1]} columns)", hint="choose one finding with --label-column K")
+            raise DataError(
+                f"{path} is multi-label ({labels.shape[1]} columns)", hint="choose one finding with --label-column K"
+            )
         finding = CHESTMNIST_FINDINGS[label_column] if labels.shape[1] == 14 else f"label{label_column}"
         labels = labels[:, label_column : label_column + 1]
         class_names = class_names or (f"no-{finding}", finding)

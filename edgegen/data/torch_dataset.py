@@ -10,12 +10,22 @@ from edgegen.data.imageset import ImageSet
 
 
 class ImageTensorDataset(Dataset):
-    def __init__(self, data: ImageSet, size: int, mean: float, std: float, augment: bool = False, targets: np.ndarray | None = None) -> None:
+    def __init__(
+        self,
+        data: ImageSet,
+        size: int,
+        mean: float,
+        std: float,
+        augment: bool = False,
+        targets: np.ndarray | None = None,
+    ) -> None:
         """`targets` replaces the class labels, e.g. float multi-hot findings [N, F] (NaN: unknown)."""
         from edgegen.data.transforms import resize_batch
 
         self.images = torch.from_numpy(resize_batch(data.images, size)).unsqueeze(1)  # uint8 [N,1,H,W]
-        self.labels = torch.from_numpy(data.labels.astype(np.int64) if targets is None else np.asarray(targets, np.float32))
+        self.labels = torch.from_numpy(
+            data.labels.astype(np.int64) if targets is None else np.asarray(targets, np.float32)
+        )
         self.mean, self.std = mean, std
         self.augment = None
         if augment:
@@ -23,7 +33,10 @@ class ImageTensorDataset(Dataset):
 
             # Small shifts/rotations and contrast changes only: no flips (anatomy is lateralised).
             self.augment = v2.Compose(
-                [v2.RandomAffine(degrees=5, translate=(0.05, 0.05), scale=(0.95, 1.05)), v2.ColorJitter(brightness=0.1, contrast=0.1)]
+                [
+                    v2.RandomAffine(degrees=5, translate=(0.05, 0.05), scale=(0.95, 1.05)),
+                    v2.ColorJitter(brightness=0.1, contrast=0.1),
+                ]
             )
 
     def __len__(self) -> int:

@@ -24,4 +24,3 @@ def load_for_classification(spec: str, split: str, size: int, class_names: tuple
     data = load_dataset(spec, split, size)
     names = [f"{data.source}#{i}" for i in range(len(data))]
     return data.images, names, data, list(data.skipped)
-

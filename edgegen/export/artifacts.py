@@ -13,7 +13,7 @@ TensorRT engines (named after their shape profile and GPU), the timing cache and
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,7 @@ DEFAULT_EXPORT_ROOT = Path(__file__).resolve().parents[2] / "export"
 MANIFEST_SCHEMA_VERSION = 1
 
 
-class ArtifactKind(str, Enum):
+class ArtifactKind(StrEnum):
     ONNX = "onnx"
     ONNX_DATA = "onnx-data"
     OPENVINO_IR = "openvino-ir"
@@ -127,9 +127,8 @@ class ExportManifest:
 
 
 def load_manifest(path: Path) -> ExportManifest:
-    from edgegen.schema import SchemaViolation, load_dataclass
-
     from edgegen.atomic import read_versioned_json
+    from edgegen.schema import SchemaViolation, load_dataclass
 
     raw = read_versioned_json(path, "export manifest", MANIFEST_SCHEMA_VERSION, "edgegen export")
     try:

@@ -44,7 +44,9 @@ class BuildResult:
     engines: dict[str, BuiltEngine] = field(default_factory=dict)
 
 
-def build_engines(folder: Path, profile_name: str, precision: Precision | None = None, optimization_level: int = 3) -> BuildResult:
+def build_engines(
+    folder: Path, profile_name: str, precision: Precision | None = None, optimization_level: int = 3
+) -> BuildResult:
     from edgegen.profiles import load_profile
     from edgegen.system.nvml import detect_gpus
 
@@ -70,6 +72,17 @@ def build_engines(folder: Path, profile_name: str, precision: Precision | None =
             raise ArtifactError(f"cannot build from {folder}: {why}", hint="re-run `edgegen export`")
         shapes = trt_input_shapes(art, batch, res)
         spec = EngineSpec(art.sha256, art.actual_precision, shapes, trt.__version__, gpu_name, cc, optimization_level)
-        engine = artifact_path(root, manifest.model, manifest.profile, ArtifactKind.ENGINE, art.component, art.precision, shape_tag(batch, res), gtag)
-        result.engines[f"{art.component.value}.{art.precision.value}"] = build_engine(Path(folder) / art.file, engine, spec, timing)
+        engine = artifact_path(
+            root,
+            manifest.model,
+            manifest.profile,
+            ArtifactKind.ENGINE,
+            art.component,
+            art.precision,
+            shape_tag(batch, res),
+            gtag,
+        )
+        result.engines[f"{art.component.value}.{art.precision.value}"] = build_engine(
+            Path(folder) / art.file, engine, spec, timing
+        )
     return result

@@ -85,6 +85,9 @@ def gan_calibration(config, card: dict, n: int, seed: int = 0) -> list[dict[str,
     conds = conds or [("", ())]
     rng = np.random.default_rng(seed)
     return [
-        {"z": rng.standard_normal((1, config.z_dim)).astype(np.float32), "c": condition_vector(config, *conds[i % len(conds)])[None]}
+        {
+            "z": rng.standard_normal((1, config.z_dim)).astype(np.float32),
+            "c": condition_vector(config, *conds[i % len(conds)])[None],
+        }
         for i in range(n)
     ]

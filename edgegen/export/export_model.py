@@ -111,12 +111,24 @@ def _tool_versions() -> dict[str, str]:
 class _ComponentExporter:
     """Exports one component in every precision asked for; knows nothing about the CLI."""
 
-    def __init__(self, spec: ComponentExport, folder: Path, paths, shapes, opset: int, calibration, real_inputs) -> None:
+    def __init__(
+        self, spec: ComponentExport, folder: Path, paths, shapes, opset: int, calibration, real_inputs
+    ) -> None:
         self.spec, self.folder, self.paths, self.shapes, self.opset = spec, folder, paths, shapes, opset
         self.calibration = calibration  # () -> list of input dicts, called only for INT8
         self.real_inputs = real_inputs  # (batch, size, seed) -> held-out real inputs for INT8 checks
 
-    def _artifact(self, precision: Precision, actual: Precision, onnx_file: Path, data: str | None, checks, notes, int8=None, seconds=0.0):
+    def _artifact(
+        self,
+        precision: Precision,
+        actual: Precision,
+        onnx_file: Path,
+        data: str | None,
+        checks,
+        notes,
+        int8=None,
+        seconds=0.0,
+    ):
         model = check_onnx(onnx_file)
         inputs, outputs = _io(self.spec, model)
         return ComponentArtifact(
@@ -144,7 +156,15 @@ class _ComponentExporter:
             tmp = Path(tmp)
             rng = np.random.default_rng(0)
             sample = self.spec.sample_inputs(*self.shapes[0], rng)
-            raw = torch_to_onnx(self.spec.module(), sample, self.spec.input_names, self.spec.output_names, self.spec.dynamic_axes(), self.opset, tmp)
+            raw = torch_to_onnx(
+                self.spec.module(),
+                sample,
+                self.spec.input_names,
+                self.spec.output_names,
+                self.spec.dynamic_axes(),
+                self.opset,
+                tmp,
+            )
             import onnx
 
             optimized = tmp / final.name
@@ -159,7 +179,9 @@ class _ComponentExporter:
             if data:
                 files[tmp / data] = final.with_name(data)
             place(files)
-        return self._artifact(Precision.FP32, Precision.FP32, final, data, checks, notes, seconds=time.perf_counter() - start)
+        return self._artifact(
+            Precision.FP32, Precision.FP32, final, data, checks, notes, seconds=time.perf_counter() - start
+        )
 
     def derived(self, precision: Precision, fp32: ComponentArtifact) -> ComponentArtifact:
         from edgegen.export.fp16 import convert_fp16
@@ -178,7 +200,8 @@ class _ComponentExporter:
                 int8_info = quantize_qdq(src, out, self.spec.int8_op_types, self.calibration(), tmp)
                 data = final.name + ".data" if (tmp / (final.name + ".data")).exists() else None
                 notes = [
-                    f"int8 QDQ on {', '.join(int8_info['op_types'])}; attention activation×activation MatMuls left in float",
+                    f"int8 QDQ on {', '.join(int8_info['op_types'])}; "
+                    "attention activation×activation MatMuls left in float",
                     "int8 drift measured on held-out real data (not the calibration samples)",
                 ]
             held_out = self.real_inputs if precision is Precision.INT8 else None
@@ -207,10 +230,18 @@ class _ComponentExporter:
         start = time.perf_counter()
         info = nncf_quantize(self.folder / fp32.file, xml, self.spec.component, self.calibration())
         runner = OpenVinoRunner(xml, Precision.INT8)
-        checks = run_checks(self.spec, xml, Precision.INT8, self.shapes, make_inputs=self.real_inputs, session=RunnerSession(runner))
+        checks = run_checks(
+            self.spec, xml, Precision.INT8, self.shapes, make_inputs=self.real_inputs, session=RunnerSession(runner)
+        )
         runner.release()
         raise_on_failures(self.spec.component.value, Precision.INT8, checks, " (OpenVINO NNCF IR)")
-        return {**info, "sha256": sha256_file(xml), "bin_sha256": sha256_file(xml.with_suffix(".bin")), "checks": [c.__dict__ for c in checks], "seconds": round(time.perf_counter() - start, 2)}
+        return {
+            **info,
+            "sha256": sha256_file(xml),
+            "bin_sha256": sha256_file(xml.with_suffix(".bin")),
+            "checks": [c.__dict__ for c in checks],
+            "seconds": round(time.perf_counter() - start, 2),
+        }
 
 
 def pipeline_info(pipe, source) -> dict:
@@ -263,12 +294,11 @@ def export_model(request: ExportRequest, progress=None) -> ExportResult:
     """Export, validate and record every requested component and precision."""
     from edgegen.classifiers.card import load_classifier
     from edgegen.data.load import load_dataset
+    from edgegen.errors import UsageError
     from edgegen.export.calibration import classifier_calibration, sd_calibration
     from edgegen.models.embedded import resolve_classifier_dir
     from edgegen.models.source import resolve_model
     from edgegen.profiles import load_profile
-
-    from edgegen.errors import UsageError
 
     started = time.perf_counter()
     profile = load_profile(request.profile)
@@ -279,8 +309,12 @@ def export_model(request: ExportRequest, progress=None) -> ExportResult:
         generator, gan_card = pipe
         image_size = generator.config.resolution
         if request.image_size not in (None, image_size):
-            raise UsageError(f"this GAN generates {image_size} px images only", hint=f"drop --size or pass {image_size}")
-        components = (Component.GENERATOR,) + ((Component.CLASSIFIER,) if Component.CLASSIFIER in request.components else ())
+            raise UsageError(
+                f"this GAN generates {image_size} px images only", hint=f"drop --size or pass {image_size}"
+            )
+        components = (Component.GENERATOR,) + (
+            (Component.CLASSIFIER,) if Component.CLASSIFIER in request.components else ()
+        )
         # Validation at two batch sizes (one image, and a batch) on fresh z draws.
         sd_shapes = [(1, image_size), (4, image_size)]
     else:
@@ -316,7 +350,12 @@ def export_model(request: ExportRequest, progress=None) -> ExportResult:
     if Component.CLASSIFIER in request.components and request.classifier:
         clf_dir = resolve_classifier_dir(request.classifier)
         classifier = load_classifier(clf_dir)
-        classifier_info = {"path": str(clf_dir), "sha256": sha256_file(clf_dir / "model.safetensors"), "arch": classifier[1].arch, "class_names": list(classifier[1].class_names)}
+        classifier_info = {
+            "path": str(clf_dir),
+            "sha256": sha256_file(clf_dir / "model.safetensors"),
+            "arch": classifier[1].arch,
+            "class_names": list(classifier[1].class_names),
+        }
 
     result = ExportResult(folder, None)  # type: ignore[arg-type]
     artifacts: list[ComponentArtifact] = []
@@ -326,21 +365,35 @@ def export_model(request: ExportRequest, progress=None) -> ExportResult:
 
             spec = EXPORTS[component](generator)
             shapes = sd_shapes
-            calib = lambda: gan_calibration(generator.config, gan_card, max(request.calibration_samples, 32), request.seed)  # noqa: E731
-            real = lambda b, s, seed: _stack(gan_calibration(generator.config, gan_card, b, request.seed + 1000 + seed), b)  # noqa: E731
+            calib = lambda: gan_calibration(
+                generator.config, gan_card, max(request.calibration_samples, 32), request.seed
+            )  # noqa: E731
+            real = lambda b, s, seed: _stack(
+                gan_calibration(generator.config, gan_card, b, request.seed + 1000 + seed), b
+            )  # noqa: E731
         elif component is Component.CLASSIFIER:
             if classifier is None:
                 continue
             spec = EXPORTS[component](classifier)
             shapes = [(1, classifier[1].input_size), (4, classifier[1].input_size)]
-            calib = lambda: classifier_calibration(classifier[1], calibration_set(), max(request.calibration_samples, 32), request.seed)  # noqa: E731
-            real = lambda b, s, seed: _stack(classifier_calibration(classifier[1], calibration_set(), b, request.seed + 1000 + seed, b), b)  # noqa: E731
+            calib = lambda: classifier_calibration(
+                classifier[1], calibration_set(), max(request.calibration_samples, 32), request.seed
+            )  # noqa: E731
+            real = lambda b, s, seed: _stack(
+                classifier_calibration(classifier[1], calibration_set(), b, request.seed + 1000 + seed, b), b
+            )  # noqa: E731
         else:
             spec = EXPORTS[component](pipe)
             shapes = sd_shapes
-            calib = lambda c=component: sd_calibration(pipe, c, calibration_set(), image_size, request.calibration_samples, request.seed)  # noqa: E731
-            real = lambda b, s, seed, c=component: _stack(sd_calibration(pipe, c, calibration_set(), s, max(b, 2), request.seed + 1000 + seed), b)  # noqa: E731
-        paths = lambda p, c=component: artifact_path(request.out_root, source.name, profile.name, ArtifactKind.ONNX, c, p)  # noqa: E731
+            calib = lambda c=component: sd_calibration(
+                pipe, c, calibration_set(), image_size, request.calibration_samples, request.seed
+            )  # noqa: E731
+            real = lambda b, s, seed, c=component: _stack(
+                sd_calibration(pipe, c, calibration_set(), s, max(b, 2), request.seed + 1000 + seed), b
+            )  # noqa: E731
+        paths = lambda p, c=component: artifact_path(
+            request.out_root, source.name, profile.name, ArtifactKind.ONNX, c, p
+        )  # noqa: E731
         exporter = _ComponentExporter(spec, folder, paths, shapes, request.opset, calib, real)
         fp32 = None
         for precision in wanted_precisions(request, profile, component):
@@ -355,7 +408,12 @@ def export_model(request: ExportRequest, progress=None) -> ExportResult:
                 progress(label)
             art = exporter.fp32() if precision is Precision.FP32 else exporter.derived(precision, fp32)
             if precision is Precision.INT8 and request.openvino:
-                art.int8["openvino"] = exporter.openvino_int8(fp32, artifact_path(request.out_root, source.name, profile.name, ArtifactKind.OPENVINO_IR, component, precision))
+                art.int8["openvino"] = exporter.openvino_int8(
+                    fp32,
+                    artifact_path(
+                        request.out_root, source.name, profile.name, ArtifactKind.OPENVINO_IR, component, precision
+                    ),
+                )
             fp32 = art if precision is Precision.FP32 else fp32
             artifacts.append(art)
             result.exported.append(label)
@@ -366,7 +424,11 @@ def export_model(request: ExportRequest, progress=None) -> ExportResult:
     # Artifacts of an earlier export with the same model and settings that this run did not ask
     # for stay in the manifest (a narrower export adds, it never forgets files on disk).
     done = {(a.component, a.precision) for a in artifacts}
-    kept = [a for a in (previous.components if previous else []) if (a.component, a.precision) not in done and verify_artifact(folder, a) is None]
+    kept = [
+        a
+        for a in (previous.components if previous else [])
+        if (a.component, a.precision) not in done and verify_artifact(folder, a) is None
+    ]
     result.reused += [f"{a.component.value}.{a.precision.value}" for a in kept]
     manifest = ExportManifest(
         model=source.name,
@@ -376,7 +438,7 @@ def export_model(request: ExportRequest, progress=None) -> ExportResult:
         settings_sha256=settings,
         tool_versions=_tool_versions(),
         components=kept + artifacts,
-        created=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        created=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         classifier=classifier_info,
         pipeline=gan_pipeline_info(generator, gan_card) if gan else pipeline_info(pipe, source),
     )
@@ -384,4 +446,3 @@ def export_model(request: ExportRequest, progress=None) -> ExportResult:
     result.manifest = manifest
     result.seconds = time.perf_counter() - started
     return result
-

@@ -24,7 +24,10 @@ def convert_fp16(src: Path, dst: Path, keep_fp32_ops: tuple[str, ...]) -> tuple[
     _unique_node_names(half)
     _topological_sort(half)
     data = save_model(half, dst)
-    return data, [f"fp16 (onnxruntime.transformers.float16), fp32 kept for: {', '.join(sorted(keep_fp32_ops)) or 'none'}; fp32 I/O"]
+    return data, [
+        "fp16 (onnxruntime.transformers.float16), fp32 kept for: "
+        f"{', '.join(sorted(keep_fp32_ops)) or 'none'}; fp32 I/O"
+    ]
 
 
 def _unique_node_names(model: onnx.ModelProto) -> None:

@@ -58,14 +58,18 @@ def _quiet_root_logger():
         root.setLevel(level)
 
 
-def quantize_qdq(src: Path, dst: Path, op_types: Iterable[str], samples: list[dict[str, np.ndarray]], workdir: Path) -> dict[str, Any]:
+def quantize_qdq(
+    src: Path, dst: Path, op_types: Iterable[str], samples: list[dict[str, np.ndarray]], workdir: Path
+) -> dict[str, Any]:
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
 
     model = onnx.load(str(src))
     _name_nodes(model)
     large = onnx_size(model) >= TWO_GB
     named = workdir / "named.onnx"
-    onnx.save_model(model, str(named), save_as_external_data=large, all_tensors_to_one_file=True, location="named.onnx.data")
+    onnx.save_model(
+        model, str(named), save_as_external_data=large, all_tensors_to_one_file=True, location="named.onnx.data"
+    )
     op_types = tuple(op_types)
     excluded = activation_matmuls(model)
     candidates = [n.name for n in model.graph.node if n.op_type in op_types and n.name not in excluded]

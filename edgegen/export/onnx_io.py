@@ -47,7 +47,14 @@ def save_model(model: onnx.ModelProto, path: Path) -> str | None:
         onnx.save_model(model, str(path))
         return None
     data_name = path.name + ".data"
-    onnx.save_model(model, str(path), save_as_external_data=True, all_tensors_to_one_file=True, location=data_name, size_threshold=1024)
+    onnx.save_model(
+        model,
+        str(path),
+        save_as_external_data=True,
+        all_tensors_to_one_file=True,
+        location=data_name,
+        size_threshold=1024,
+    )
     return data_name
 
 

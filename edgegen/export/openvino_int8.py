@@ -19,7 +19,9 @@ from edgegen.types import Component
 TRANSFORMER_COMPONENTS = (Component.TEXT_ENCODER, Component.UNET)
 
 
-def nncf_quantize(onnx_fp32: Path, dst_xml: Path, component: Component, samples: list[dict[str, np.ndarray]]) -> dict[str, Any]:
+def nncf_quantize(
+    onnx_fp32: Path, dst_xml: Path, component: Component, samples: list[dict[str, np.ndarray]]
+) -> dict[str, Any]:
     ov = require_openvino()
     try:
         import nncf
@@ -38,4 +40,9 @@ def nncf_quantize(onnx_fp32: Path, dst_xml: Path, component: Component, samples:
         ov.save_model(quantized, str(xml), compress_to_fp16=False)
         place({xml.with_suffix(".bin"): dst_xml.with_suffix(".bin"), xml: dst_xml})
     shutil.rmtree(Path(tmp), ignore_errors=True)
-    return {"tool": "nncf", "model_type": "TRANSFORMER" if transformer else "default", "calibration_samples": len(samples), "file": dst_xml.name}
+    return {
+        "tool": "nncf",
+        "model_type": "TRANSFORMER" if transformer else "default",
+        "calibration_samples": len(samples),
+        "file": dst_xml.name,
+    }

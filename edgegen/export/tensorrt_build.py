@@ -81,16 +81,24 @@ def require_tensorrt():
         import tensorrt as trt
     except ImportError:
         raise BackendUnavailableError(
-            "tensorrt not installed", hint="on an NVIDIA machine run `make gpu` (JetPack ships it on Jetson); the exported ONNX runs without it: use --backend ort-cpu"
+            "tensorrt not installed",
+            hint=(
+                "on an NVIDIA machine run `make gpu` (JetPack ships it on "
+                "Jetson); the exported ONNX runs without it: use --backend ort-cpu"
+            ),
         ) from None
     import torch
 
     if not torch.cuda.is_available():
-        raise BackendUnavailableError("no CUDA device visible, so TensorRT cannot build engines", hint="use --backend ort-cpu or openvino")
+        raise BackendUnavailableError(
+            "no CUDA device visible, so TensorRT cannot build engines", hint="use --backend ort-cpu or openvino"
+        )
     return trt
 
 
-def build_engine(onnx_path: Path, engine_path: Path, spec: EngineSpec, timing_cache: Path, workspace_gb: float = 4.0) -> BuiltEngine:
+def build_engine(
+    onnx_path: Path, engine_path: Path, spec: EngineSpec, timing_cache: Path, workspace_gb: float = 4.0
+) -> BuiltEngine:
     """Build (or reuse) one engine; the engine and timing cache are written atomically."""
     import time
 

@@ -71,7 +71,8 @@ def raise_on_failures(component: str, precision: Precision, checks: list[Check],
     failed = [c for c in checks if not c.passed]
     if failed:
         listed = "; ".join(
-            f"{c.output} at batch {c.batch}, {c.image_size}px: " + ("non-finite values" if not c.finite else f"rel-L2 {c.rel_l2:.2e}, max-abs {c.max_abs:.2e}")
+            f"{c.output} at batch {c.batch}, {c.image_size}px: "
+            + ("non-finite values" if not c.finite else f"rel-L2 {c.rel_l2:.2e}, max-abs {c.max_abs:.2e}")
             for c in failed
         )
         raise ValidationError(f"{component} {precision.value} ONNX disagrees with torch: {listed}{tol_note}")

@@ -9,7 +9,9 @@ import torch
 import torch.nn.functional as F
 
 
-def diff_augment(x: torch.Tensor, generator: torch.Generator, translation: float = 0.125, cutout: float = 0.25) -> torch.Tensor:
+def diff_augment(
+    x: torch.Tensor, generator: torch.Generator, translation: float = 0.125, cutout: float = 0.25
+) -> torch.Tensor:
     b, _, h, w = x.shape
     dev = x.device
     x = x + (torch.rand(b, 1, 1, 1, generator=generator).to(dev) - 0.5) * 0.5  # brightness
@@ -20,7 +22,12 @@ def diff_augment(x: torch.Tensor, generator: torch.Generator, translation: float
         tx = torch.randint(-sx, sx + 1, (b,), generator=generator)
         ty = torch.randint(-sy, sy + 1, (b,), generator=generator)
         padded = F.pad(x, (sx, sx, sy, sy))
-        x = torch.stack([padded[i, :, sy + int(ty[i]) : sy + int(ty[i]) + h, sx + int(tx[i]) : sx + int(tx[i]) + w] for i in range(b)])
+        x = torch.stack(
+            [
+                padded[i, :, sy + int(ty[i]) : sy + int(ty[i]) + h, sx + int(tx[i]) : sx + int(tx[i]) + w]
+                for i in range(b)
+            ]
+        )
     if cutout:
         ch, cw = int(h * cutout + 0.5), int(w * cutout + 0.5)
         oy = torch.randint(0, h - ch + 1, (b,), generator=generator)

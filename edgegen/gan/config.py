@@ -17,13 +17,24 @@ class GanConfig:
     w_dim: int = 128
     mapping_layers: int = 4
     # feature channels at each resolution from 4 px up to `resolution`
-    channels: dict[str, int] = field(default_factory=lambda: {"4": 256, "8": 256, "16": 128, "32": 64, "64": 32, "128": 16})
+    channels: dict[str, int] = field(
+        default_factory=lambda: {"4": 256, "8": 256, "16": 128, "32": 64, "64": 32, "128": 16}
+    )
     populations: tuple[str, ...] = ("adult", "pediatric")
-    findings: tuple[str, ...] = ("atelectasis", "lung_opacity", "pleural_effusion", "enlarged_cardiac_silhouette", "pneumonia", "no_finding")
+    findings: tuple[str, ...] = (
+        "atelectasis",
+        "lung_opacity",
+        "pleural_effusion",
+        "enlarged_cardiac_silhouette",
+        "pneumonia",
+        "no_finding",
+    )
 
     def __post_init__(self) -> None:
         if self.resolution not in (32, 64, 128, 256) or str(self.resolution) not in self.channels:
-            raise ModelError(f"GAN resolution {self.resolution} needs a power of two in 32..256 with channels given for it")
+            raise ModelError(
+                f"GAN resolution {self.resolution} needs a power of two in 32..256 with channels given for it"
+            )
 
     @property
     def c_dim(self) -> int:
@@ -41,13 +52,22 @@ class GanConfig:
         return int(self.channels[str(res)])
 
     def to_json(self) -> str:
-        return json.dumps({**asdict(self), "populations": list(self.populations), "findings": list(self.findings)}, indent=2)
+        return json.dumps(
+            {**asdict(self), "populations": list(self.populations), "findings": list(self.findings)}, indent=2
+        )
 
     @classmethod
     def from_file(cls, path: Path) -> GanConfig:
         try:
             raw = json.loads(Path(path).read_text())
-            return cls(**{**raw, "populations": tuple(raw["populations"]), "findings": tuple(raw["findings"]), "channels": {str(k): int(v) for k, v in raw["channels"].items()}})
+            return cls(
+                **{
+                    **raw,
+                    "populations": tuple(raw["populations"]),
+                    "findings": tuple(raw["findings"]),
+                    "channels": {str(k): int(v) for k, v in raw["channels"].items()},
+                }
+            )
         except (OSError, json.JSONDecodeError, KeyError, TypeError) as exc:
             raise ModelError(f"{path} is not a GAN config ({type(exc).__name__}: {exc})") from exc
 
@@ -56,7 +76,9 @@ GAN_PRESETS = {
     "gan-cxr-128": GanConfig(),
     "gan-cxr-64": GanConfig(resolution=64, channels={"4": 256, "8": 256, "16": 128, "32": 64, "64": 32}),
     # tests: trains a step in well under a second
-    "gan-tiny": GanConfig(resolution=32, z_dim=16, w_dim=16, mapping_layers=2, channels={"4": 16, "8": 16, "16": 8, "32": 8}),
+    "gan-tiny": GanConfig(
+        resolution=32, z_dim=16, w_dim=16, mapping_layers=2, channels={"4": 16, "8": 16, "16": 8, "32": 8}
+    ),
 }
 
 

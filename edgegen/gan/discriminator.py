@@ -32,7 +32,9 @@ class Discriminator(nn.Module):
         super().__init__()
         res = list(reversed(config.resolutions))  # 128, 64, ..., 4
         self.from_image = EqualConv(1, config.ch(res[0]), 1)
-        self.blocks = nn.ModuleList(DiscriminatorBlock(config.ch(r), config.ch(res[i + 1])) for i, r in enumerate(res[:-1]))
+        self.blocks = nn.ModuleList(
+            DiscriminatorBlock(config.ch(r), config.ch(res[i + 1])) for i, r in enumerate(res[:-1])
+        )
         c4 = config.ch(4)
         self.mbstd_group = mbstd_group
         self.conv = EqualConv(c4 + 1, c4, 3)

@@ -25,11 +25,16 @@ def save_gan(generator, card: dict, out_dir: Path, fp16: bool = False) -> Path:
     from safetensors.torch import save_file
 
     dtype = torch.float16 if fp16 else torch.float32
-    state = {k: v.detach().to("cpu", dtype if v.is_floating_point() else v.dtype).contiguous() for k, v in generator.state_dict().items()}
+    state = {
+        k: v.detach().to("cpu", dtype if v.is_floating_point() else v.dtype).contiguous()
+        for k, v in generator.state_dict().items()
+    }
     with atomic_dir(Path(out_dir)) as tmp:
         save_file(state, str(tmp / WEIGHTS), metadata={"format": "edgegen-gan", "dtype": str(dtype)})
         (tmp / CONFIG).write_text(generator.config.to_json() + "\n")
-        (tmp / CARD).write_text(json.dumps({**card, "stored_dtype": "float16" if fp16 else "float32"}, indent=2, default=str) + "\n")
+        (tmp / CARD).write_text(
+            json.dumps({**card, "stored_dtype": "float16" if fp16 else "float32"}, indent=2, default=str) + "\n"
+        )
     return Path(out_dir)
 
 
@@ -42,7 +47,6 @@ def load_card(folder: Path) -> dict:
 
 def load_gan(folder: Path):
     """(Generator in eval mode with constant noise, its card). Weights load as fp32."""
-    import torch
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
@@ -50,7 +54,9 @@ def load_gan(folder: Path):
 
     folder = Path(folder)
     if not is_gan_folder(folder):
-        raise ModelError(f"{folder} is not a GAN folder: {CONFIG} and {CARD} are needed", hint="train one with `edgegen train-gan`")
+        raise ModelError(
+            f"{folder} is not a GAN folder: {CONFIG} and {CARD} are needed", hint="train one with `edgegen train-gan`"
+        )
     weights = folder / WEIGHTS
     if not weights.is_file():
         pickles = [p.name for p in folder.glob("*.pt*")] + [p.name for p in folder.glob("*.bin")]

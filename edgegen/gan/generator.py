@@ -45,7 +45,11 @@ class SynthesisLayer(nn.Module):
 
     def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
         x = self.conv(x, w)
-        noise = torch.randn(x.shape[0], 1, x.shape[2], x.shape[3], device=x.device, dtype=x.dtype) if self.random_noise else self.const_noise
+        noise = (
+            torch.randn(x.shape[0], 1, x.shape[2], x.shape[3], device=x.device, dtype=x.dtype)
+            if self.random_noise
+            else self.const_noise
+        )
         x = x + noise * self.noise_strength
         return lrelu(x + self.bias[None, :, None, None])
 
@@ -84,7 +88,10 @@ class Generator(nn.Module):
         self.mapping = MappingNetwork(config)
         res = config.resolutions
         self.const = nn.Parameter(torch.randn(1, config.ch(4), 4, 4))
-        self.blocks = nn.ModuleList(SynthesisBlock(config.ch(r if i == 0 else res[i - 1]), config.ch(r), r, config.w_dim, i == 0) for i, r in enumerate(res))
+        self.blocks = nn.ModuleList(
+            SynthesisBlock(config.ch(r if i == 0 else res[i - 1]), config.ch(r), r, config.w_dim, i == 0)
+            for i, r in enumerate(res)
+        )
 
     def set_random_noise(self, on: bool) -> Generator:
         for m in self.modules():

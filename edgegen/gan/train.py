@@ -162,22 +162,43 @@ def train_gan(
         last = (loss_d.item(), loss_g.item())
         window.append(last)
         if step % 100 == 0:
-            log.append({"step": step, "loss_d": round(float(np.mean([w[0] for w in window])), 4), "loss_g": round(float(np.mean([w[1] for w in window])), 4)})
+            log.append(
+                {
+                    "step": step,
+                    "loss_d": round(float(np.mean([w[0] for w in window])), 4),
+                    "loss_g": round(float(np.mean([w[1] for w in window])), 4),
+                }
+            )
             window.clear()
         if progress is not None:
             progress(step, config.steps, f"D {last[0]:.3f} G {last[1]:.3f}")
         if step % config.checkpoint_every == 0 and step < config.steps:
-            state = {"G": G.state_dict(), "D": D.state_dict(), "G_ema": G_ema.state_dict(), "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(), "gen": gen.get_state()}
+            state = {
+                "G": G.state_dict(),
+                "D": D.state_dict(),
+                "G_ema": G_ema.state_dict(),
+                "opt_g": opt_g.state_dict(),
+                "opt_d": opt_d.state_dict(),
+                "gen": gen.get_state(),
+            }
             save_checkpoint(ckpt, step, fingerprint, state)
     seconds = time.perf_counter() - t0
     vocab, _ = training_conditioning(data, FINDINGS_TEMPLATE)
     kimg = config.steps * b / 1000.0
     card = {
         "family": "gan",
-        "architecture": "StyleGAN2-style (mapping network, modulated/demodulated convs, skip to-image), projection discriminator, lazy R1, DiffAugment, EMA",
+        "architecture": (
+            "StyleGAN2-style (mapping network, modulated/demodulated convs, "
+            "skip to-image), projection discriminator, lazy R1, DiffAugment, EMA"
+        ),
         "training": {**asdict(config), "kimg": kimg, "resumed_from": start, "seconds_this_run": round(seconds, 1)},
         "loss_curve": log,
-        "data": {"source": data.source, "sha256": data.content_hash(), "counts": data.class_counts(), "findings": data.finding_counts()},
+        "data": {
+            "source": data.source,
+            "sha256": data.content_hash(),
+            "counts": data.class_counts(),
+            "findings": data.finding_counts(),
+        },
         "conditioning": vocab.to_dict(),
         "reproduce": reproduce,
         "generator_params": sum(p.numel() for p in G_ema.parameters()),

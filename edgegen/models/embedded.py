@@ -13,8 +13,16 @@ DEFAULT_CLASSIFIER = "cxr-classifier"  # pediatric normal / pneumonia
 FINDINGS_CLASSIFIER = "cxr-findings"  # multi-label: the four reader-study findings (NIH)
 FEATURES = "cxr-features"  # the quality module's feature network
 DEFAULT_GAN = "edgegen-gan-cxr-128"  # `--model gan`
-EMBEDDED_MODELS = {name: MODELS_DIR / name for name in (DEFAULT_MODEL, "edgegen-tiny-cxr", "edgegen-cxr-128", DEFAULT_GAN) if (MODELS_DIR / name).is_dir()}
-EMBEDDED_CLASSIFIERS = {name: MODELS_DIR / name for name in (DEFAULT_CLASSIFIER, FINDINGS_CLASSIFIER, FEATURES) if (MODELS_DIR / name).is_dir()}
+EMBEDDED_MODELS = {
+    name: MODELS_DIR / name
+    for name in (DEFAULT_MODEL, "edgegen-tiny-cxr", "edgegen-cxr-128", DEFAULT_GAN)
+    if (MODELS_DIR / name).is_dir()
+}
+EMBEDDED_CLASSIFIERS = {
+    name: MODELS_DIR / name
+    for name in (DEFAULT_CLASSIFIER, FINDINGS_CLASSIFIER, FEATURES)
+    if (MODELS_DIR / name).is_dir()
+}
 
 
 def resolve_classifier_dir(spec: str) -> Path:
@@ -24,5 +32,8 @@ def resolve_classifier_dir(spec: str) -> Path:
         return EMBEDDED_CLASSIFIERS[name]
     path = Path(spec).expanduser()
     if not path.is_dir():
-        raise ModelError(f"classifier {spec!r} not found", hint=f"use 'default', {', '.join(EMBEDDED_CLASSIFIERS)} or a folder made by `edgegen train-classifier`")
+        raise ModelError(
+            f"classifier {spec!r} not found",
+            hint=f"use 'default', {', '.join(EMBEDDED_CLASSIFIERS)} or a folder made by `edgegen train-classifier`",
+        )
     return path

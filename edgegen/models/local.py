@@ -33,13 +33,19 @@ def check_folder(path: Path, components: tuple[str, ...] = REQUIRED) -> FolderCh
     if not path.exists():
         raise ModelError(f"model folder {path} does not exist", hint="pass a diffusers folder or a preset name")
     if not path.is_dir():
-        raise ModelError(f"{path} is a file, not a diffusers model folder", hint="pass the folder that holds model_index.json")
+        raise ModelError(
+            f"{path} is a file, not a diffusers model folder", hint="pass the folder that holds model_index.json"
+        )
     if not (path / "model_index.json").is_file():
-        raise ModelError(f"{path} has no model_index.json", hint="save the pipeline with save_pretrained() or point at its root")
+        raise ModelError(
+            f"{path} has no model_index.json", hint="save the pipeline with save_pretrained() or point at its root"
+        )
     try:
         json.loads((path / "model_index.json").read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ModelError(f"{path / 'model_index.json'} is not valid JSON ({exc.msg if hasattr(exc, 'msg') else exc})") from exc
+        raise ModelError(
+            f"{path / 'model_index.json'} is not valid JSON ({exc.msg if hasattr(exc, 'msg') else exc})"
+        ) from exc
     problems: list[str] = []
     weights: dict[str, tuple[str, ...]] = {}
     pickle_only: list[str] = []

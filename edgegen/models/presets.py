@@ -45,12 +45,56 @@ def register_preset(preset: ModelPreset) -> ModelPreset:
     return preset
 
 
-register_preset(ModelPreset("tiny", "SD 1.x layout scaled down to run in seconds on CPU (tests)", "tiny", 64, "Apache-2.0 (edgegen)"))
-register_preset(ModelPreset("tiny-cxr", "Architecture of the embedded edgegen-tiny-cxr model (64x64 CXRs)", "tiny-cxr", 64, "Apache-2.0 (edgegen)"))
-register_preset(ModelPreset("cxr-128", "Architecture of the embedded edgegen-cxr-128 model (128x128 CXRs, population + findings prompts)", "cxr-128", 128, "Apache-2.0 (edgegen)"))
-register_preset(ModelPreset("sd15", "Stable Diffusion 1.5 shapes (UNet 859.5M params)", "sd-v1-5", 512, "CreativeML OpenRAIL-M (configs only)"))
-register_preset(ModelPreset("sd21-base", "Stable Diffusion 2.1-base shapes (OpenCLIP ViT-H text encoder)", "sd-2-1-base", 512, "CreativeML OpenRAIL++-M (configs only)"))
-register_preset(ModelPreset("bk-sdm-tiny", "BK-SDM-Tiny: block-removed SD 1.4 UNet (~0.32B params)", "bk-sdm-tiny", 512, "CreativeML OpenRAIL-M (configs only)"))
+register_preset(
+    ModelPreset(
+        "tiny", "SD 1.x layout scaled down to run in seconds on CPU (tests)", "tiny", 64, "Apache-2.0 (edgegen)"
+    )
+)
+register_preset(
+    ModelPreset(
+        "tiny-cxr",
+        "Architecture of the embedded edgegen-tiny-cxr model (64x64 CXRs)",
+        "tiny-cxr",
+        64,
+        "Apache-2.0 (edgegen)",
+    )
+)
+register_preset(
+    ModelPreset(
+        "cxr-128",
+        "Architecture of the embedded edgegen-cxr-128 model (128x128 CXRs, population + findings prompts)",
+        "cxr-128",
+        128,
+        "Apache-2.0 (edgegen)",
+    )
+)
+register_preset(
+    ModelPreset(
+        "sd15",
+        "Stable Diffusion 1.5 shapes (UNet 859.5M params)",
+        "sd-v1-5",
+        512,
+        "CreativeML OpenRAIL-M (configs only)",
+    )
+)
+register_preset(
+    ModelPreset(
+        "sd21-base",
+        "Stable Diffusion 2.1-base shapes (OpenCLIP ViT-H text encoder)",
+        "sd-2-1-base",
+        512,
+        "CreativeML OpenRAIL++-M (configs only)",
+    )
+)
+register_preset(
+    ModelPreset(
+        "bk-sdm-tiny",
+        "BK-SDM-Tiny: block-removed SD 1.4 UNet (~0.32B params)",
+        "bk-sdm-tiny",
+        512,
+        "CreativeML OpenRAIL-M (configs only)",
+    )
+)
 
 
 def get_preset(name: str) -> ModelPreset:

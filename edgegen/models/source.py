@@ -68,12 +68,17 @@ def resolve_model(spec: str, *, trust_pickle: bool = False) -> ModelSource:
         check_folder(EMBEDDED_MODELS[name])
         return ModelSource(name, "embedded", EMBEDDED_MODELS[name])
     if spec == "gan":
-        raise ModelError("no embedded GAN in this installation", hint="train one with `edgegen train-gan` and pass its folder")
+        raise ModelError(
+            "no embedded GAN in this installation", hint="train one with `edgegen train-gan` and pass its folder"
+        )
     path = Path(spec).expanduser()
     if path.is_dir() and is_gan_folder(path):
         return ModelSource(path.name, "gan", path.resolve())
     if not path.exists() and "/" not in spec and not spec.startswith("."):
-        raise ModelError(f"{spec!r} is neither a preset nor an existing folder", hint=f"use a preset ({', '.join(PRESETS)}) or a path")
+        raise ModelError(
+            f"{spec!r} is neither a preset nor an existing folder",
+            hint=f"use a preset ({', '.join(PRESETS)}) or a path",
+        )
     check_folder(path)
     try:
         name = json.loads((path / "model_index.json").read_text()).get("_name_or_path") or path.name

@@ -98,7 +98,9 @@ def split_halves(groups: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]
     return np.flatnonzero(in_a), np.flatnonzero(~in_a)
 
 
-def _fidelity(clfs: Classifiers, cond, synth_images: np.ndarray, real_images: np.ndarray, seed: int) -> list[ConditionFidelity]:
+def _fidelity(
+    clfs: Classifiers, cond, synth_images: np.ndarray, real_images: np.ndarray, seed: int
+) -> list[ConditionFidelity]:
     out = []
     if clfs.classes is not None and cond.name in clfs.classes[1].class_names:
         out.append(condition_fidelity(*clfs.classes, cond.name, synth_images, real_images, seed))
@@ -143,11 +145,29 @@ def assess_quality(
             results.append(ConditionQuality(name, "", [], "", 0, 0, 0, skipped=f"no synthetic images of {name!r}"))
             continue
         idx_r, how = match_real(real, cond)
-        base = dict(condition=name, population=cond.population, findings=list(cond.findings), matched_by=how, n_synthetic=len(idx_s), n_real=len(idx_r))
+        base = dict(
+            condition=name,
+            population=cond.population,
+            findings=list(cond.findings),
+            matched_by=how,
+            n_synthetic=len(idx_s),
+            n_real=len(idx_r),
+        )
         a_pos, b_pos = split_halves(groups[idx_r], seed + k) if len(idx_r) else (np.array([], int), np.array([], int))
         n = min(len(idx_s), len(b_pos))
         if n < MIN_PER_SIDE or len(a_pos) < MIN_PER_SIDE:
-            results.append(ConditionQuality(**base, n=n, skipped=how if not len(idx_r) else f"too few images for a floor: {len(idx_s)} synthetic, {len(idx_r)} real (need ≥ {MIN_PER_SIDE} a side and a half)"))
+            results.append(
+                ConditionQuality(
+                    **base,
+                    n=n,
+                    skipped=how
+                    if not len(idx_r)
+                    else (
+                        f"too few images for a floor: {len(idx_s)} synthetic, "
+                        f"{len(idx_r)} real (need ≥ {MIN_PER_SIDE} a side and a half)"
+                    ),
+                )
+            )
             continue
         # The real halves and samples depend only on the condition, n and seed: every synthetic
         # set scored against this real set at this n meets the same real images and floor.
@@ -161,7 +181,14 @@ def assess_quality(
                 "kid_floor": kid(real_sem[ib], real_sem[ia], bootstrap, seed),
                 "fid_floor": fid(real_sem[ib], real_sem[ia], seed=seed),
                 "prdc_floor": prdc(real_sem[ia], real_sem[ib], bootstrap=min(bootstrap, 100), seed=seed),
-                "detectability_floor": detectability(real_multi[ia_n], real_multi[ib], groups[ia_n], synthetic_groups=groups[ib], seed=seed, bootstrap=bootstrap),
+                "detectability_floor": detectability(
+                    real_multi[ia_n],
+                    real_multi[ib],
+                    groups[ia_n],
+                    synthetic_groups=groups[ib],
+                    seed=seed,
+                    bootstrap=bootstrap,
+                ),
             }
         results.append(
             ConditionQuality(
@@ -170,7 +197,9 @@ def assess_quality(
                 kid=kid(synth_sem[js], real_sem[ia], bootstrap, seed),
                 fid=fid(synth_sem[js], real_sem[ia], seed=seed),
                 prdc=prdc(real_sem[ia], synth_sem[js], bootstrap=min(bootstrap, 100), seed=seed),
-                detectability=detectability(real_multi[ia_n], synth_multi[js], groups[ia_n], seed=seed, bootstrap=bootstrap),
+                detectability=detectability(
+                    real_multi[ia_n], synth_multi[js], groups[ia_n], seed=seed, bootstrap=bootstrap
+                ),
                 diversity=diversity(synth_sem[js], real_sem[ib], bootstrap, seed),
                 fidelity=_fidelity(clfs, cond, synthetic.images[js], real.images[ib], seed),
                 **floors[key],
@@ -182,7 +211,18 @@ def assess_quality(
         if progress:
             progress(len(names), len(names) + 1, "memorization")
         train_sem, _ = net.extract(train.images)
-        mem = memorization(synthetic.images, synth_sem, train.images, train_sem, train.patient_ids, real.images, real_sem)
+        mem = memorization(
+            synthetic.images, synth_sem, train.images, train_sem, train.patient_ids, real.images, real_sem
+        )
     else:
         notes.append("memorization not assessed: no training set given")
-    return QualityResult(net.info, real.source, synthetic.source, results, mem, list(synthetic.skipped), time.perf_counter() - start, notes)
+    return QualityResult(
+        net.info,
+        real.source,
+        synthetic.source,
+        results,
+        mem,
+        list(synthetic.skipped),
+        time.perf_counter() - start,
+        notes,
+    )

@@ -69,7 +69,9 @@ def _lda_direction(x: np.ndarray, y: np.ndarray, shrinkage: float) -> np.ndarray
     return np.linalg.solve(cov, m1 - m0)
 
 
-def _cv_auroc(x: np.ndarray, y: np.ndarray, groups: np.ndarray, folds: int, rng: np.random.Generator, shrinkage: float) -> list[float]:
+def _cv_auroc(
+    x: np.ndarray, y: np.ndarray, groups: np.ndarray, folds: int, rng: np.random.Generator, shrinkage: float
+) -> list[float]:
     fold = _fold_of(groups, y, folds, rng)
     out = []
     for f in range(folds):
@@ -92,12 +94,21 @@ def detectability(
 ) -> Detectability:
     """AUROC of telling `synthetic` (label 1) from `real` (label 0) features, cross-validated."""
     if min(len(real), len(synthetic)) < folds:
-        raise ValueError(f"detectability with {folds} folds needs ≥ {folds} images a side, got {len(real)} real and {len(synthetic)} synthetic")
+        raise ValueError(
+            f"detectability with {folds} folds needs ≥ {folds} images a "
+            f"side, got {len(real)} real and {len(synthetic)} synthetic"
+        )
     x = np.concatenate([real, synthetic]).astype(np.float64)
     x = (x - x.mean(0)) / np.maximum(x.std(0), 1e-8)
     y = np.concatenate([np.zeros(len(real), np.int64), np.ones(len(synthetic), np.int64)])
-    rg = np.asarray(real_groups).astype(str) if real_groups is not None else np.array([f"{i}" for i in range(len(real))])
-    sg = np.asarray(synthetic_groups).astype(str) if synthetic_groups is not None else np.array([f"{i}" for i in range(len(synthetic))])
+    rg = (
+        np.asarray(real_groups).astype(str) if real_groups is not None else np.array([f"{i}" for i in range(len(real))])
+    )
+    sg = (
+        np.asarray(synthetic_groups).astype(str)
+        if synthetic_groups is not None
+        else np.array([f"{i}" for i in range(len(synthetic))])
+    )
     groups = np.concatenate([np.char.add("r:", rg), np.char.add("s:", sg)])
     from sklearn.covariance import ledoit_wolf_shrinkage
 
@@ -110,11 +121,21 @@ def detectability(
     is_real = np.array([y[m[0]] == 0 for m in members])
     values = []
     for _ in range(bootstrap):
-        picks = np.concatenate([rng.choice(np.flatnonzero(is_real == c), int((is_real == c).sum())) for c in (True, False)])
+        picks = np.concatenate(
+            [rng.choice(np.flatnonzero(is_real == c), int((is_real == c).sum())) for c in (True, False)]
+        )
         idx = np.concatenate([members[g] for g in picks])
-        copy_groups = np.concatenate([np.full(len(members[g]), f"{g}") for g in picks])  # copies of a group share its fold
+        copy_groups = np.concatenate(
+            [np.full(len(members[g]), f"{g}") for g in picks]
+        )  # copies of a group share its fold
         per = _cv_auroc(x[idx], y[idx], copy_groups, folds, rng, shrinkage)
         if per:
             values.append(np.mean(per))
     lo, hi = np.percentile(values, [2.5, 97.5]) if values else (point, point)
-    return Detectability(Estimate(round(point, 4), round(float(lo), 4), round(float(hi), 4)), len(fold_auc), [round(a, 4) for a in fold_auc], len(real), len(synthetic))
+    return Detectability(
+        Estimate(round(point, 4), round(float(lo), 4), round(float(hi), 4)),
+        len(fold_auc),
+        [round(a, 4) for a in fold_auc],
+        len(real),
+        len(synthetic),
+    )

@@ -35,7 +35,9 @@ def _poly_kernel(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return (a @ b.T / a.shape[1] + 1.0) ** 3
 
 
-def _mmd2_from_kernels(kxx: np.ndarray, kyy: np.ndarray, kxy: np.ndarray, ix: np.ndarray, iy: np.ndarray, same: np.ndarray) -> float:
+def _mmd2_from_kernels(
+    kxx: np.ndarray, kyy: np.ndarray, kxy: np.ndarray, ix: np.ndarray, iy: np.ndarray, same: np.ndarray
+) -> float:
     """Unbiased MMD² over resampled indices; pairs of copies of one image left out."""
     sub_xx = kxx[np.ix_(ix, ix)]
     sub_yy = kyy[np.ix_(iy, iy)]
@@ -68,7 +70,10 @@ def kid(x: np.ndarray, y: np.ndarray, bootstrap: int = 200, seed: int = 0) -> Es
     same = _identical_pairs(x, y)
     point = _mmd2_from_kernels(kxx, kyy, kxy, np.arange(len(x)), np.arange(len(y)), same)
     rng = np.random.default_rng(seed)
-    samples = [_mmd2_from_kernels(kxx, kyy, kxy, rng.integers(0, len(x), len(x)), rng.integers(0, len(y), len(y)), same) for _ in range(bootstrap)]
+    samples = [
+        _mmd2_from_kernels(kxx, kyy, kxy, rng.integers(0, len(x), len(x)), rng.integers(0, len(y), len(y)), same)
+        for _ in range(bootstrap)
+    ]
     return _estimate(point, samples, 8)
 
 
@@ -138,7 +143,9 @@ def prdc(real: np.ndarray, fake: np.ndarray, k: int = 5, bootstrap: int = 100, s
     for _ in range(bootstrap):
         j = np.sort(rng.choice(len(fake), len(fake), replace=True))
         dff = d_ff[np.ix_(j, j)]
-        dff = dff + np.where(j[:, None] == j[None, :], np.where(np.eye(len(j), dtype=bool), 0.0, np.inf), 0.0)  # copies are not neighbours
+        dff = dff + np.where(
+            j[:, None] == j[None, :], np.where(np.eye(len(j), dtype=bool), 0.0, np.inf), 0.0
+        )  # copies are not neighbours
         samples.append(_prdc_point(d_rr, dff, d_rf[:, j], k))
     cols = list(zip(*samples, strict=True)) if samples else [[], [], [], []]
     return PRDC(*(_estimate(p, list(c), 4) for p, c in zip(point, cols, strict=True)), k=k)

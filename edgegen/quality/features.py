@@ -30,7 +30,10 @@ class FeatureInfo:
     trained_on: str
 
     def describe(self) -> str:
-        return f"{self.name} ({self.arch}, sha256 {self.sha256[:12]}; semantic {self.semantic_dim}-d, multiscale {self.multiscale_dim}-d; trained on {self.trained_on})"
+        return (
+            f"{self.name} ({self.arch}, sha256 {self.sha256[:12]}; semantic {self.semantic_dim}-d, "
+            f"multiscale {self.multiscale_dim}-d; trained on {self.trained_on})"
+        )
 
 
 class FeatureNetwork:
@@ -49,7 +52,9 @@ class FeatureNetwork:
     def info(self) -> FeatureInfo:
         probe = self._run(np.zeros((1, 8, 8), np.uint8))
         train = (self.card.data or {}).get("train", {}).get("source", "unknown")
-        return FeatureInfo(self._name, self._sha, self.card.arch, probe[0].shape[1], probe[1].shape[1], self.card.input_size, train)
+        return FeatureInfo(
+            self._name, self._sha, self.card.arch, probe[0].shape[1], probe[1].shape[1], self.card.input_size, train
+        )
 
     @torch.inference_mode()
     def _run(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -61,7 +66,9 @@ class FeatureNetwork:
         for i in range(0, len(images), self.batch_size):
             x = to_model_input(images[i : i + self.batch_size], self.card.input_size, self.card.mean, self.card.std)
             captured: list[torch.Tensor] = []
-            hook = head.register_forward_hook(lambda _m, inputs, _o: captured.append(inputs[0].flatten(1)))
+            hook = head.register_forward_hook(
+                lambda _m, inputs, _o, captured=captured: captured.append(inputs[0].flatten(1))
+            )
             try:
                 if hasattr(self.model, "stage_outputs"):
                     stages = self.model.stage_outputs(x)

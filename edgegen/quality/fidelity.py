@@ -35,7 +35,9 @@ def _mean_ci(x: np.ndarray, seed: int, rounds: int = 500) -> Estimate:
     return Estimate(round(float(x.mean()), 6), round(float(lo), 6), round(float(hi), 6))
 
 
-def condition_fidelity(model, card, target: str, synthetic: np.ndarray, real: np.ndarray | None, seed: int = 0) -> ConditionFidelity:
+def condition_fidelity(
+    model, card, target: str, synthetic: np.ndarray, real: np.ndarray | None, seed: int = 0
+) -> ConditionFidelity:
     """`target` must be one of the classifier's classes (or findings, for a multi-label one)."""
     from edgegen.classifiers.predict import predict_probs
 

@@ -93,11 +93,17 @@ def _share(flags: np.ndarray) -> Estimate:
     return Estimate(round(k / n, 6), round(float(lo), 6), round(float(hi), 6))
 
 
-def _space(name: str, synth: np.ndarray, train: np.ndarray, held_out: np.ndarray | None, patients, fallback: float, top: int) -> SpaceResult:
+def _space(
+    name: str, synth: np.ndarray, train: np.ndarray, held_out: np.ndarray | None, patients, fallback: float, top: int
+) -> SpaceResult:
     nn_idx, nn_sim = _nearest(synth, train)
     same = same_patient_similarity(train, patients)
     if len(same) >= 5:
-        threshold, source = float(np.median(same)), f"median, over {len(same)} training images with another image of their patient, of the similarity to that nearest same-patient image"
+        threshold, source = (
+            float(np.median(same)),
+            f"median, over {len(same)} training images with another image of "
+            "their patient, of the similarity to that nearest same-patient image",
+        )
     else:
         threshold, source = fallback, f"fixed {fallback} (fewer than 5 same-patient pairs to calibrate on)"
     flags = nn_sim >= threshold
@@ -111,7 +117,12 @@ def _space(name: str, synth: np.ndarray, train: np.ndarray, held_out: np.ndarray
         name,
         round(threshold, 6),
         source,
-        {"p5": round(float(q[0]), 6), "median": round(float(q[1]), 6), "p95": round(float(q[2]), 6), "max": round(float(q[3]), 6)},
+        {
+            "p5": round(float(q[0]), 6),
+            "median": round(float(q[1]), 6),
+            "p95": round(float(q[2]), 6),
+            "max": round(float(q[3]), 6),
+        },
         _share(flags),
         np.flatnonzero(flags).tolist(),
         floor,
@@ -129,7 +140,15 @@ def memorization(
     held_out_features: np.ndarray | None = None,
     top: int = 8,
 ) -> Memorization:
-    pix = _space("pixel", thumbnails(synthetic_images), thumbnails(train_images), thumbnails(held_out_images) if held_out_images is not None else None, train_patients, 0.95, top)
+    pix = _space(
+        "pixel",
+        thumbnails(synthetic_images),
+        thumbnails(train_images),
+        thumbnails(held_out_images) if held_out_images is not None else None,
+        train_patients,
+        0.95,
+        top,
+    )
     feat = _space(
         "feature",
         unit(synthetic_features),

@@ -28,14 +28,38 @@ def condition_rows(q: ConditionQuality) -> list[list[str]]:
         return [["skipped", q.skipped, ""]]
     rows = [
         ["KID (×1, unbiased)", _e(q.kid, "{:.5f}"), _e(q.kid_floor, "{:.5f}")],
-        ["FID", _e(q.fid, "{:.2f}") if q.fid else f"not computed (n={q.n} < 500 a side)", _e(q.fid_floor, "{:.2f}") if q.fid_floor else "–"],
+        [
+            "FID",
+            _e(q.fid, "{:.2f}") if q.fid else f"not computed (n={q.n} < 500 a side)",
+            _e(q.fid_floor, "{:.2f}") if q.fid_floor else "–",
+        ],
     ]
     for name in ("precision", "recall", "density", "coverage"):
-        rows.append([f"{name} (k={q.prdc.k})", _e(getattr(q.prdc, name), "{:.3f}"), _e(getattr(q.prdc_floor, name), "{:.3f}")])
-    rows.append(["detectability AUROC (0.5 = indistinguishable)", _e(q.detectability.auroc, "{:.3f}"), _e(q.detectability_floor.auroc, "{:.3f}")])
-    rows.append(["diversity (mean pairwise feature distance)", _e(q.diversity.synthetic, "{:.3f}"), _e(q.diversity.real, "{:.3f}")])
+        rows.append(
+            [f"{name} (k={q.prdc.k})", _e(getattr(q.prdc, name), "{:.3f}"), _e(getattr(q.prdc_floor, name), "{:.3f}")]
+        )
+    rows.append(
+        [
+            "detectability AUROC (0.5 = indistinguishable)",
+            _e(q.detectability.auroc, "{:.3f}"),
+            _e(q.detectability_floor.auroc, "{:.3f}"),
+        ]
+    )
+    rows.append(
+        [
+            "diversity (mean pairwise feature distance)",
+            _e(q.diversity.synthetic, "{:.3f}"),
+            _e(q.diversity.real, "{:.3f}"),
+        ]
+    )
     for f in q.fidelity:
-        rows.append([f"P({f.target}) from the real-data classifier", f"{_e(f.synthetic_mean_prob, '{:.3f}')}; called {fmt(f.synthetic_called, '{:.0%}')}", f"{_e(f.real_mean_prob, '{:.3f}')}; called {fmt(f.real_called, '{:.0%}')}"])
+        rows.append(
+            [
+                f"P({f.target}) from the real-data classifier",
+                f"{_e(f.synthetic_mean_prob, '{:.3f}')}; called {fmt(f.synthetic_called, '{:.0%}')}",
+                f"{_e(f.real_mean_prob, '{:.3f}')}; called {fmt(f.real_called, '{:.0%}')}",
+            ]
+        )
     return rows
 
 
@@ -47,13 +71,30 @@ def _bars(result: QualityResult) -> bytes | None:
     fig, axes = plt.subplots(1, 2, figsize=(10, 0.8 + 0.55 * len(done)))
     for ax, (label, get, floor) in zip(
         axes,
-        [("KID (lower is closer to real)", lambda c: c.kid, lambda c: c.kid_floor), ("detectability AUROC (0.5 = indistinguishable)", lambda c: c.detectability.auroc, lambda c: c.detectability_floor.auroc)],
+        [
+            ("KID (lower is closer to real)", lambda c: c.kid, lambda c: c.kid_floor),
+            (
+                "detectability AUROC (0.5 = indistinguishable)",
+                lambda c: c.detectability.auroc,
+                lambda c: c.detectability_floor.auroc,
+            ),
+        ],
         strict=True,
     ):
         for i, c in enumerate(done):
-            for off, est, color, name in ((-0.18, get(c), "#dd8452", "synthetic"), (0.18, floor(c), "#4c72b0", "real-vs-real floor")):
+            for off, est, color, name in (
+                (-0.18, get(c), "#dd8452", "synthetic"),
+                (0.18, floor(c), "#4c72b0", "real-vs-real floor"),
+            ):
                 ax.barh(i + off, est.value, height=0.34, color=color, label=name if i == 0 else None)
-                ax.errorbar(est.value, i + off, xerr=[[est.value - est.low], [est.high - est.value]], fmt="none", ecolor="k", capsize=2)
+                ax.errorbar(
+                    est.value,
+                    i + off,
+                    xerr=[[est.value - est.low], [est.high - est.value]],
+                    fmt="none",
+                    ecolor="k",
+                    capsize=2,
+                )
         ax.set_yticks(range(len(done)), [c.condition for c in done])
         ax.set_title(label, fontsize=9)
         ax.legend(fontsize=7)
@@ -78,7 +119,11 @@ def _pairs_png(result: QualityResult, synthetic: ImagePool, train: ImageSet) -> 
     pairs = result.memorization.pixel.closest
     tiles = []
     for p in pairs:
-        tiles += [synthetic.images[p.synthetic_index], train.images[p.train_index]] if synthetic.images.shape[1:] == train.images.shape[1:] else [synthetic.images[p.synthetic_index]]
+        tiles += (
+            [synthetic.images[p.synthetic_index], train.images[p.train_index]]
+            if synthetic.images.shape[1:] == train.images.shape[1:]
+            else [synthetic.images[p.synthetic_index]]
+        )
     return png_bytes(image_grid(np.stack(tiles), cols=4))
 
 
@@ -86,15 +131,19 @@ def markdown(result: QualityResult, images: dict[str, str]) -> str:
     parts = [
         f"# edgegen quality: {Path(result.synthetic_source).name} vs {result.real_source}",
         f"Features: {result.features.describe()}. Every figure is synthetic vs real reference half A, beside the same "
-        "measurement for real half B vs A (the **floor**: two disjoint real samples of the same size, same condition, patient-disjoint). "
-        "Intervals are 95% (bootstrap; Wilson for shares). KID is the primary distance; FID only with ≥ 500 images a side.",
+        "measurement for real half B vs A (the **floor**: two disjoint "
+        "real samples of the same size, same condition, patient-disjoint). "
+        "Intervals are 95% (bootstrap; Wilson for shares). KID is "
+        "the primary distance; FID only with ≥ 500 images a side.",
     ]
     if "floor_bars.png" in images:
         parts.append(f"![metric vs floor]({images['floor_bars.png']})")
     for q in result.conditions:
         head = f"## {q.condition}" + (f" ({q.population})" if q.population else "")
         parts.append(head)
-        parts.append(f"{q.n_synthetic} synthetic, {q.n_real} real ({q.matched_by or 'unmatched'}); compared at n = {q.n} a side.")
+        parts.append(
+            f"{q.n_synthetic} synthetic, {q.n_real} real ({q.matched_by or 'unmatched'}); compared at n = {q.n} a side."
+        )
         parts.append(md_table(["metric", "synthetic vs real A", "floor: real B vs real A"], condition_rows(q)))
         key = f"grid_{_safe(q.condition)}.png"
         if key in images:
@@ -107,11 +156,34 @@ def markdown(result: QualityResult, images: dict[str, str]) -> str:
     else:
         rows = []
         for s in (mem.pixel, mem.feature):
-            rows.append([s.space, f"{s.threshold:.4f} ({s.threshold_from})", f"median {s.synthetic_quantiles['median']:.3f}, p95 {s.synthetic_quantiles['p95']:.3f}, max {s.synthetic_quantiles['max']:.3f}", _e(s.near_copies, "{:.1%}"), _e(s.floor, "{:.1%}")])
+            rows.append(
+                [
+                    s.space,
+                    f"{s.threshold:.4f} ({s.threshold_from})",
+                    f"median {s.synthetic_quantiles['median']:.3f}, p95 "
+                    f"{s.synthetic_quantiles['p95']:.3f}, max {s.synthetic_quantiles['max']:.3f}",
+                    _e(s.near_copies, "{:.1%}"),
+                    _e(s.floor, "{:.1%}"),
+                ]
+            )
         parts.append(f"Each of {mem.n_synthetic} synthetic images against {mem.n_train} training images.")
-        parts.append(md_table(["space", "near-copy threshold", "nearest-train similarity of synthetic images", "synthetic above threshold", "floor: held-out real above threshold"], rows))
+        parts.append(
+            md_table(
+                [
+                    "space",
+                    "near-copy threshold",
+                    "nearest-train similarity of synthetic images",
+                    "synthetic above threshold",
+                    "floor: held-out real above threshold",
+                ],
+                rows,
+            )
+        )
         if "nn_pairs.png" in images:
-            parts.append("The 8 closest synthetic–training pairs (pixel space), each synthetic image left of its nearest training image:")
+            parts.append(
+                "The 8 closest synthetic–training pairs (pixel space), "
+                "each synthetic image left of its nearest training image:"
+            )
             parts.append(f"![nearest pairs]({images['nn_pairs.png']})")
     if result.unreadable:
         parts.append("## Skipped files")
@@ -126,7 +198,9 @@ def _safe(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_" else "_" for c in name)
 
 
-def write_quality_report(result: QualityResult, synthetic: ImagePool, real: ImageSet, train: ImageSet | None, out: Path) -> dict[str, Path]:
+def write_quality_report(
+    result: QualityResult, synthetic: ImagePool, real: ImageSet, train: ImageSet | None, out: Path
+) -> dict[str, Path]:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     pngs: dict[str, bytes] = {}

@@ -60,13 +60,18 @@ def _manifest_records(folder: Path) -> dict[str, dict]:
     return out
 
 
-def load_image_pool(folder: Path, size: int, wanted: list[str] | None = None, require_manifest: bool = False) -> ImagePool:
+def load_image_pool(
+    folder: Path, size: int, wanted: list[str] | None = None, require_manifest: bool = False
+) -> ImagePool:
     folder = Path(folder).expanduser()
     if not folder.is_dir():
         raise DataError(f"image folder {folder} does not exist")
     records = _manifest_records(folder)
     if require_manifest and not records:
-        raise DataError(f"{folder} has no {MANIFEST}", hint="synthetic folders come from `edgegen generate`, `edgegen dalle` or a GAN run")
+        raise DataError(
+            f"{folder} has no {MANIFEST}",
+            hint="synthetic folders come from `edgegen generate`, `edgegen dalle` or a GAN run",
+        )
     files = sorted(p for p in folder.rglob("*") if p.is_file() and p.name != MANIFEST and not p.name.startswith("."))
     images, conds, skipped, recs, rels = [], [], [], [], []
     for p in files:
@@ -90,7 +95,10 @@ def load_image_pool(folder: Path, size: int, wanted: list[str] | None = None, re
         recs.append(rec)
         rels.append(rel)
     if not images:
-        raise DataError(f"{folder}: no readable images" + (f" of {wanted}" if wanted else ""), hint=f"supported: {', '.join(IMAGE_SUFFIXES)}")
+        raise DataError(
+            f"{folder}: no readable images" + (f" of {wanted}" if wanted else ""),
+            hint=f"supported: {', '.join(IMAGE_SUFFIXES)}",
+        )
     return ImagePool(np.stack(images), conds, str(folder), skipped, None, recs, rels)
 
 

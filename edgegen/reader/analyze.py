@@ -24,8 +24,58 @@ from edgegen.reader.layout import REAL, SYNTHETIC, VERDICTS
 
 SHOWS_FINDING = 4  # Likert 4 (agree) or 5 (strongly agree): the reader sees the finding
 STOP_WORDS = frozenset(
-    ["a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "from", "has", "have", "i", "in", "is", "it", "its", "it's", "looks", "look", "like", "of", "on", "or", "so"]
-    + ["that", "the", "there", "this", "to", "too", "was", "were", "with", "very", "not", "no", "more", "less", "bit", "some", "image", "images", "ray", "xray", "seems", "seem"]
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "but",
+        "by",
+        "for",
+        "from",
+        "has",
+        "have",
+        "i",
+        "in",
+        "is",
+        "it",
+        "its",
+        "it's",
+        "looks",
+        "look",
+        "like",
+        "of",
+        "on",
+        "or",
+        "so",
+    ]
+    + [
+        "that",
+        "the",
+        "there",
+        "this",
+        "to",
+        "too",
+        "was",
+        "were",
+        "with",
+        "very",
+        "not",
+        "no",
+        "more",
+        "less",
+        "bit",
+        "some",
+        "image",
+        "images",
+        "ray",
+        "xray",
+        "seems",
+        "seem",
+    ]
 )
 
 
@@ -225,7 +275,9 @@ def trial_result(trial: int, js: list[Judgement], sources: list[str]) -> TrialRe
     for s in sources:
         own = [j for j in js if j.source == s]
         truth = own[0].truth if own else (REAL if s == REAL else SYNTHETIC)
-        source_rows.append(SourceResult(s, truth, performance(s, own), None if truth == REAL else reader_auroc(own + real)))
+        source_rows.append(
+            SourceResult(s, truth, performance(s, own), None if truth == REAL else reader_auroc(own + real))
+        )
     classes = sorted({(j.truth, j.class_name) for j in js})
     findings = sorted({f for j in js for f in j.findings})
     consistency = []
@@ -233,7 +285,15 @@ def trial_result(trial: int, js: list[Judgement], sources: list[str]) -> TrialRe
         for s in sources:
             rated = [j.likert for j in js if j.question == f and j.source == s and j.likert is not None]
             if rated:
-                consistency.append(FindingConsistency(f, s, len(rated), rate(sum(x >= SHOWS_FINDING for x in rated), len(rated)), float(np.mean(rated))))
+                consistency.append(
+                    FindingConsistency(
+                        f,
+                        s,
+                        len(rated),
+                        rate(sum(x >= SHOWS_FINDING for x in rated), len(rated)),
+                        float(np.mean(rated)),
+                    )
+                )
     return TrialResult(
         trial,
         [performance(r, [j for j in js if j.reader == r]) for r in readers],
@@ -283,7 +343,9 @@ class ReaderAnalysis:
         return next((t for t in self.trials if t.trial == n), None)
 
 
-def analyze(study: str, images: int, judgements: list[Judgement], sources: list[str], automated: list[Automated]) -> ReaderAnalysis:
+def analyze(
+    study: str, images: int, judgements: list[Judgement], sources: list[str], automated: list[Automated]
+) -> ReaderAnalysis:
     trials = sorted({j.trial for j in judgements})
     notes = []
     if not judgements:

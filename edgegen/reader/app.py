@@ -29,14 +29,23 @@ READER_COOKIE = "reader_session"
 ADMIN_COOKIE = "admin_session"
 COOKIE_MAX_AGE = 60 * 60 * 24 * 60  # a study may run for weeks; the invitation link opens a new session anyway
 STATIC = {"reader.css": "text/css; charset=utf-8", "reader.js": "text/javascript; charset=utf-8"}
-LIKERT = ((1, "strongly disagree", "z"), (2, "disagree", "x"), (3, "neither", "c"), (4, "agree", "v"), (5, "strongly agree", "b"))
+LIKERT = (
+    (1, "strongly disagree", "z"),
+    (2, "disagree", "x"),
+    (3, "neither", "c"),
+    (4, "agree", "v"),
+    (5, "strongly agree", "b"),
+)
 MAX_CUE = 500
 SECURITY_HEADERS = {
     "cache-control": "no-store",
     "x-content-type-options": "nosniff",
     "referrer-policy": "same-origin",
     "x-frame-options": "DENY",
-    "content-security-policy": "default-src 'none'; img-src 'self'; style-src 'self'; script-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+    "content-security-policy": (
+        "default-src 'none'; img-src 'self'; style-src 'self'; script-src "
+        "'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+    ),
 }
 
 
@@ -87,7 +96,9 @@ class ReaderApp:
         fmap = load_findings_map()
         self.finding = {im.id: fmap.get(im.finding).display for im in self.study.images if im.finding}
         here = Path(__file__).parent
-        self.env = Environment(loader=FileSystemLoader(here / "templates"), autoescape=select_autoescape(default=True), auto_reload=False)
+        self.env = Environment(
+            loader=FileSystemLoader(here / "templates"), autoescape=select_autoescape(default=True), auto_reload=False
+        )
         self.static = {name: (here / "static" / name).read_bytes() for name in STATIC}
         self._images: dict[str, bytes] = {}
 
@@ -228,7 +239,11 @@ class ReaderApp:
         s = self.session(request, ADMIN_COOKIE)
         if s is None or not s.is_admin:
             return self.refuse(403, "Open the admin link first.")
-        return Response(answers_csv(self.store.answers(), self.key), media_type="text/csv; charset=utf-8", headers={"content-disposition": 'attachment; filename="answers.csv"'})
+        return Response(
+            answers_csv(self.store.answers(), self.key),
+            media_type="text/csv; charset=utf-8",
+            headers={"content-disposition": 'attachment; filename="answers.csv"'},
+        )
 
 
 def _utc(t: float) -> str:
@@ -244,7 +259,9 @@ def _same_origin(request) -> bool:
     return origin != "null" and urlsplit(origin).netloc == request.headers.get("host", "")
 
 
-def _parse_answer(reader_id: int, image_id: str, form: dict[str, str], trials: tuple[int, ...], asks_finding: bool) -> Answer:
+def _parse_answer(
+    reader_id: int, image_id: str, form: dict[str, str], trials: tuple[int, ...], asks_finding: bool
+) -> Answer:
     verdict = form.get("verdict", "")
     if verdict not in VERDICTS:
         raise ValueError("Choose real, synthetic or unsure.")
@@ -306,4 +323,6 @@ def serve(root: Path, host: str = "127.0.0.1", port: int = 8000) -> None:
     import uvicorn
 
     app = make_app(root)
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, server_header=False, proxy_headers=False)
+    uvicorn.run(
+        app, host=host, port=port, log_level="warning", access_log=False, server_header=False, proxy_headers=False
+    )

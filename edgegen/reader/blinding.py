@@ -42,9 +42,15 @@ def stratified_pick(candidates: list[Candidate], n: int, rng: np.random.Generato
     evenly as its numbers allow; within a class, a random order."""
     if n > len(candidates):
         source = candidates[0].source if candidates else "?"
-        raise DataError(f"source {source!r} has {len(candidates)} usable images, fewer than the {n} asked for", hint=f"lower --per-source / --real-n to at most {len(candidates)}")
+        raise DataError(
+            f"source {source!r} has {len(candidates)} usable images, fewer than the {n} asked for",
+            hint=f"lower --per-source / --real-n to at most {len(candidates)}",
+        )
     classes = sorted({c.class_name for c in candidates})
-    queues = {k: [candidates[i] for i in rng.permutation([j for j, c in enumerate(candidates) if c.class_name == k])] for k in classes}
+    queues = {
+        k: [candidates[i] for i in rng.permutation([j for j, c in enumerate(candidates) if c.class_name == k])]
+        for k in classes
+    }
     order = [classes[i] for i in rng.permutation(len(classes))]
     out: list[Candidate] = []
     while len(out) < n:
@@ -58,7 +64,9 @@ def new_image_id() -> str:
     return secrets.token_hex(8)
 
 
-def plan_study(sources: dict[str, list[Candidate]], counts: dict[str, int], seed: int, new_id: Callable[[], str] = new_image_id) -> list[Pick]:
+def plan_study(
+    sources: dict[str, list[Candidate]], counts: dict[str, int], seed: int, new_id: Callable[[], str] = new_image_id
+) -> list[Pick]:
     """Pick `counts[source]` images of each source (deterministic in `seed`), give each a fresh
     random ID and return them in a seeded shuffled order."""
     if set(counts) != set(sources):
@@ -128,4 +136,3 @@ def question_finding(class_name: str, findings: tuple[str, ...], fmap) -> str | 
         return None
     study = [f for f in fmap.reader_study if f in known]
     return study[0] if study else known[0]
-

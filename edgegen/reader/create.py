@@ -85,7 +85,9 @@ def parse_synthetic(specs: list[str]) -> tuple[SyntheticSource, ...]:
             raise UsageError(f"source name {name!r} is given twice", hint="each --synthetic needs its own NAME")
         out.append(SyntheticSource(name, Path(folder).expanduser()))
     if not out:
-        raise UsageError("no --synthetic NAME=DIR given", hint="a study compares real images with at least one synthetic source")
+        raise UsageError(
+            "no --synthetic NAME=DIR given", hint="a study compares real images with at least one synthetic source"
+        )
     return tuple(out)
 
 
@@ -121,7 +123,15 @@ def load_synthetic(source: SyntheticSource, size: int) -> LoadedSource:
 def _as_source(name: str, truth: str, pool, origins: list[str], records: list[dict], described: str) -> LoadedSource:
     candidates = [Candidate(name, i, c.name, tuple(c.findings)) for i, c in enumerate(pool.conditions)]
     entries = [
-        KeyEntry(truth, name, c.name, c.population, list(c.findings), origins[i] if i < len(origins) else f"#{i}", _details(records[i]))
+        KeyEntry(
+            truth,
+            name,
+            c.name,
+            c.population,
+            list(c.findings),
+            origins[i] if i < len(origins) else f"#{i}",
+            _details(records[i]),
+        )
         for i, c in enumerate(pool.conditions)
     ]
     return LoadedSource(name, truth, pool.images, candidates, entries, described, len(pool.skipped))
@@ -146,10 +156,16 @@ def create_study(req: CreateRequest) -> CreatedStudy:
     _check_request(req)
     sources = [load_real(req.real, req.split, req.size), *(load_synthetic(s, req.size) for s in req.synthetic)]
     by_name = {s.name: s for s in sources}
-    counts = {REAL: req.real_n or req.per_source * len(req.synthetic), **{s.name: req.per_source for s in req.synthetic}}
+    counts = {
+        REAL: req.real_n or req.per_source * len(req.synthetic),
+        **{s.name: req.per_source for s in req.synthetic},
+    }
     picks = plan_study({s.name: s.candidates for s in sources}, counts, req.seed)
     fmap = load_findings_map()
-    questions = {p.image_id: question_finding(p.candidate.class_name, p.candidate.findings, fmap) if req.findings else None for p in picks}
+    questions = {
+        p.image_id: question_finding(p.candidate.class_name, p.candidate.findings, fmap) if req.findings else None
+        for p in picks
+    }
     info = StudyInfo(
         req.study.name,
         dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -171,21 +187,40 @@ def create_study(req: CreateRequest) -> CreatedStudy:
         reader_tokens = {name: store.add_reader(name) for name in req.readers}
         store.close()
     per_source = {name: sum(p.candidate.source == name for p in picks) for name in counts}
-    asked = {name: sum(p.candidate.source == name and questions[p.image_id] is not None for p in picks) for name in counts}
-    return CreatedStudy(req.study, len(picks), per_source, asked, admin, reader_tokens, sum(s.skipped for s in sources), _warnings(req, per_source, asked, sources))
+    asked = {
+        name: sum(p.candidate.source == name and questions[p.image_id] is not None for p in picks) for name in counts
+    }
+    return CreatedStudy(
+        req.study,
+        len(picks),
+        per_source,
+        asked,
+        admin,
+        reader_tokens,
+        sum(s.skipped for s in sources),
+        _warnings(req, per_source, asked, sources),
+    )
 
 
 def _write_key(layout: StudyLayout, picks: list[Pick], by_name: dict[str, LoadedSource]) -> None:
     key = {
         "schema_version": SCHEMA_VERSION,
-        "sources": {name: {"truth": s.truth, "from": s.described_as, "images": sum(p.candidate.source == name for p in picks)} for name, s in by_name.items()},
-        "images": {p.image_id: by_name[p.candidate.source].entries[p.candidate.index] for p in sorted(picks, key=lambda p: p.image_id)},
+        "sources": {
+            name: {"truth": s.truth, "from": s.described_as, "images": sum(p.candidate.source == name for p in picks)}
+            for name, s in by_name.items()
+        },
+        "images": {
+            p.image_id: by_name[p.candidate.source].entries[p.candidate.index]
+            for p in sorted(picks, key=lambda p: p.image_id)
+        },
     }
     atomic_write_json(layout.key_json, key)
     os.chmod(layout.key_json, 0o600)
 
 
-def _warnings(req: CreateRequest, counts: dict[str, int], asked: dict[str, int], sources: list[LoadedSource]) -> list[str]:
+def _warnings(
+    req: CreateRequest, counts: dict[str, int], asked: dict[str, int], sources: list[LoadedSource]
+) -> list[str]:
     out = []
     skipped = sum(s.skipped for s in sources)
     if skipped:
@@ -194,5 +229,8 @@ def _warnings(req: CreateRequest, counts: dict[str, int], asked: dict[str, int],
         real_rate = asked[REAL] / max(counts[REAL], 1)
         synth = sum(v for k, v in asked.items() if k != REAL) / max(sum(v for k, v in counts.items() if k != REAL), 1)
         if abs(real_rate - synth) > 0.2:
-            out.append(f"the finding question is asked of {real_rate:.0%} of real and {synth:.0%} of synthetic images: the question itself hints at the source")
+            out.append(
+                f"the finding question is asked of {real_rate:.0%} of real and "
+                f"{synth:.0%} of synthetic images: the question itself hints at the source"
+            )
     return out

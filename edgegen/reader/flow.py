@@ -37,7 +37,9 @@ class Position:
         return ((self.trial or self.trials) - 1) * self.total + self.answered + 1
 
 
-def position(ids: tuple[str, ...], seed: int, trials: tuple[int, ...], reader_id: int, answered: dict[int, set[str]]) -> Position:
+def position(
+    ids: tuple[str, ...], seed: int, trials: tuple[int, ...], reader_id: int, answered: dict[int, set[str]]
+) -> Position:
     for trial in trials:
         done = answered.get(trial, set())
         if len(done & set(ids)) < len(ids):

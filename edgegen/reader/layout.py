@@ -1,10 +1,10 @@
 """A study folder: where each file lives, and the two JSON files that describe it.
 
-    STUDY/study.json       public facts the server may show: counts, questions, image IDs
-    STUDY/key.json         the answer key (truth, source, class, origin per image); never served
-    STUDY/images/<id>.png  re-encoded plain PNGs under opaque random IDs
-    STUDY/answers.sqlite   readers, sessions and answers (WAL)
-    STUDY/analysis/        `edgegen reader analyze` output
+STUDY/study.json       public facts the server may show: counts, questions, image IDs
+STUDY/key.json         the answer key (truth, source, class, origin per image); never served
+STUDY/images/<id>.png  re-encoded plain PNGs under opaque random IDs
+STUDY/answers.sqlite   readers, sessions and answers (WAL)
+STUDY/analysis/        `edgegen reader analyze` output
 """
 
 from __future__ import annotations
@@ -96,9 +96,19 @@ class KeyEntry:
 
 
 def load_study(root: Path) -> StudyInfo:
-    raw = read_versioned_json(StudyLayout(Path(root)).study_json, "reader study", SCHEMA_VERSION, "edgegen reader create")
+    raw = read_versioned_json(
+        StudyLayout(Path(root)).study_json, "reader study", SCHEMA_VERSION, "edgegen reader create"
+    )
     images = [StudyImage(i["id"], i.get("finding")) for i in raw["images"]]
-    return StudyInfo(raw["name"], raw["created"], int(raw["image_size"]), int(raw["seed"]), bool(raw["second_trial"]), bool(raw["findings_question"]), images)
+    return StudyInfo(
+        raw["name"],
+        raw["created"],
+        int(raw["image_size"]),
+        int(raw["seed"]),
+        bool(raw["second_trial"]),
+        bool(raw["findings_question"]),
+        images,
+    )
 
 
 def load_key(root: Path) -> dict[str, KeyEntry]:

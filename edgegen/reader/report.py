@@ -18,7 +18,24 @@ from edgegen.reader.layout import REAL, KeyEntry, StudyLayout, load_key, load_so
 from edgegen.reader.store import AnswerRow, Store
 from edgegen.reporting import fmt, md_table, write_report
 
-CSV_COLUMNS = ["reader", "trial", "image_id", "truth", "source", "class", "findings", "question", "verdict", "correct", "confidence", "finding_likert", "cue", "seconds", "client_ms", "answered_at"]
+CSV_COLUMNS = [
+    "reader",
+    "trial",
+    "image_id",
+    "truth",
+    "source",
+    "class",
+    "findings",
+    "question",
+    "verdict",
+    "correct",
+    "confidence",
+    "finding_likert",
+    "cue",
+    "seconds",
+    "client_ms",
+    "answered_at",
+]
 
 
 @dataclass(frozen=True)
@@ -29,7 +46,21 @@ class AnalysisFiles:
 
 def judgements(rows: list[AnswerRow], key: dict[str, KeyEntry], questions: dict[str, str | None]) -> list[Judgement]:
     return [
-        Judgement(r.reader, r.image_id, r.trial, key[r.image_id].truth, key[r.image_id].source, key[r.image_id].class_name, tuple(key[r.image_id].findings), questions.get(r.image_id), r.verdict, r.confidence, r.finding_likert, r.cue, r.seconds)
+        Judgement(
+            r.reader,
+            r.image_id,
+            r.trial,
+            key[r.image_id].truth,
+            key[r.image_id].source,
+            key[r.image_id].class_name,
+            tuple(key[r.image_id].findings),
+            questions.get(r.image_id),
+            r.verdict,
+            r.confidence,
+            r.finding_likert,
+            r.cue,
+            r.seconds,
+        )
         for r in rows
         if r.image_id in key
     ]
@@ -49,7 +80,9 @@ def _is_number(text: str) -> bool:
         return False
 
 
-def answers_csv(rows: list[AnswerRow], key: dict[str, KeyEntry], questions: dict[str, str | None] | None = None) -> bytes:
+def answers_csv(
+    rows: list[AnswerRow], key: dict[str, KeyEntry], questions: dict[str, str | None] | None = None
+) -> bytes:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(CSV_COLUMNS)
@@ -59,7 +92,24 @@ def answers_csv(rows: list[AnswerRow], key: dict[str, KeyEntry], questions: dict
             continue
         when = dt.datetime.fromtimestamp(r.answered_at, dt.UTC).isoformat(timespec="seconds")
         seconds = None if r.seconds is None else round(r.seconds, 3)
-        values = [r.reader, r.trial, r.image_id, k.truth, k.source, k.class_name, "+".join(k.findings), (questions or {}).get(r.image_id) or "", r.verdict, int(r.verdict == k.truth), r.confidence, r.finding_likert, r.cue, seconds, r.client_ms, when]
+        values = [
+            r.reader,
+            r.trial,
+            r.image_id,
+            k.truth,
+            k.source,
+            k.class_name,
+            "+".join(k.findings),
+            (questions or {}).get(r.image_id) or "",
+            r.verdict,
+            int(r.verdict == k.truth),
+            r.confidence,
+            r.finding_likert,
+            r.cue,
+            seconds,
+            r.client_ms,
+            when,
+        ]
         w.writerow([_cell(v) for v in values])
     return buf.getvalue().encode("utf-8")
 
@@ -69,7 +119,10 @@ def load_quality(spec: dict[str, Path], sources: list[str]) -> list[Automated]:
     results.json, or "not provided"."""
     unknown = sorted(set(spec) - set(sources))
     if unknown:
-        raise UsageError(f"--quality names unknown source(s) {unknown}", hint=f"sources: {', '.join(s for s in sources if s != REAL)}")
+        raise UsageError(
+            f"--quality names unknown source(s) {unknown}",
+            hint=f"sources: {', '.join(s for s in sources if s != REAL)}",
+        )
     out = []
     for source in (s for s in sources if s != REAL):
         if source not in spec:
@@ -93,7 +146,9 @@ def parse_quality(specs: list[str], sources: list[str]) -> dict[str, Path]:
         name, sep, path = spec.partition("=")
         if not sep:
             if len(synthetic) != 1:
-                raise UsageError(f"--quality {spec!r} needs NAME=PATH: the study has {len(synthetic)} synthetic sources")
+                raise UsageError(
+                    f"--quality {spec!r} needs NAME=PATH: the study has {len(synthetic)} synthetic sources"
+                )
             name, path = synthetic[0], spec
         out[name] = Path(path).expanduser()
     return out
@@ -138,7 +193,17 @@ def p_text(p: float | None) -> str:
 
 def perf_rows(perfs: list[Performance]) -> list[list[str]]:
     return [
-        [p.name, str(p.answers), pct(p.accuracy), p_text(p.p_value), pct(p.sensitivity), pct(p.specificity), pct(p.unsure), fmt(p.mean_confidence, "{:.2f}"), fmt(p.median_seconds, "{:.1f}")]
+        [
+            p.name,
+            str(p.answers),
+            pct(p.accuracy),
+            p_text(p.p_value),
+            pct(p.sensitivity),
+            pct(p.specificity),
+            pct(p.unsure),
+            fmt(p.mean_confidence, "{:.2f}"),
+            fmt(p.median_seconds, "{:.1f}"),
+        ]
         for p in perfs
     ]
 
@@ -147,7 +212,17 @@ SCOPE = (
     "Accuracy, sensitivity and specificity count decided answers (real / synthetic), with Wilson 95% intervals; "
     "unsure answers are the unsure rate. Binomial test: two-sided against 50% chance."
 )
-PERF_HEADER = ["", "answers", "accuracy (decided)", "binomial P vs 50%", "sensitivity (synthetic spotted)", "specificity (real kept)", "unsure", "mean confidence", "median s / image"]
+PERF_HEADER = [
+    "",
+    "answers",
+    "accuracy (decided)",
+    "binomial P vs 50%",
+    "sensitivity (synthetic spotted)",
+    "specificity (real kept)",
+    "unsure",
+    "mean confidence",
+    "median s / image",
+]
 
 
 def render_markdown(a: ReaderAnalysis) -> str:
@@ -170,33 +245,122 @@ def render_markdown(a: ReaderAnalysis) -> str:
         out += [f"## {title}", "", "### Readers", "", md_table(PERF_HEADER, perf_rows([*t.readers, t.pooled])), ""]
         out += ["### Agreement between readers", ""]
         if t.fleiss:
-            out += [f"Fleiss' κ over {t.fleiss.images} images every reader answered ({t.fleiss.readers} readers): **{fmt(t.fleiss.kappa, '{:.3f}')}**", ""]
+            out += [
+                f"Fleiss' κ over {t.fleiss.images} images every reader answered "
+                f"({t.fleiss.readers} readers): **{fmt(t.fleiss.kappa, '{:.3f}')}**",
+                "",
+            ]
         if t.kappas:
-            out += [md_table(["reader A", "reader B", "images", "Cohen's κ [95% CI]"], [[k.reader_a, k.reader_b, str(k.images), f"{fmt(k.kappa, '{:.3f}')} [{fmt(k.low, '{:.3f}')}, {fmt(k.high, '{:.3f}')}]"] for k in t.kappas]), ""]
+            out += [
+                md_table(
+                    ["reader A", "reader B", "images", "Cohen's κ [95% CI]"],
+                    [
+                        [
+                            k.reader_a,
+                            k.reader_b,
+                            str(k.images),
+                            f"{fmt(k.kappa, '{:.3f}')} [{fmt(k.low, '{:.3f}')}, {fmt(k.high, '{:.3f}')}]",
+                        ]
+                        for k in t.kappas
+                    ],
+                ),
+                "",
+            ]
         else:
             out += ["One reader: no agreement to measure.", ""]
-        out += ["### Per source", "", "Synthetic sources: sensitivity is the share of their images spotted; real: specificity. Reader AUROC: the readers' confidence-weighted answers (pooled), this source vs the real images.", ""]
-        out += [md_table(["source", "truth", "answers", "accuracy", "unsure", "reader AUROC"], [[s.source, s.truth, str(s.performance.answers), pct(s.performance.accuracy), pct(s.performance.unsure), fmt(s.reader_auroc, "{:.3f}")] for s in t.sources]), ""]
+        out += [
+            "### Per source",
+            "",
+            "Synthetic sources: sensitivity is the share of their images spotted; real: specificity. Reader "
+            "AUROC: the readers' confidence-weighted answers (pooled), this source vs the real images.",
+            "",
+        ]
+        out += [
+            md_table(
+                ["source", "truth", "answers", "accuracy", "unsure", "reader AUROC"],
+                [
+                    [
+                        s.source,
+                        s.truth,
+                        str(s.performance.answers),
+                        pct(s.performance.accuracy),
+                        pct(s.performance.unsure),
+                        fmt(s.reader_auroc, "{:.3f}"),
+                    ]
+                    for s in t.sources
+                ],
+            ),
+            "",
+        ]
         out += ["### Per class", "", md_table(PERF_HEADER, perf_rows(t.classes)), ""]
         if t.findings:
-            out += ["### Per finding (images labelled with it)", "", md_table(PERF_HEADER, perf_rows([replace(p, name=display(p.name)) for p in t.findings])), ""]
+            out += [
+                "### Per finding (images labelled with it)",
+                "",
+                md_table(PERF_HEADER, perf_rows([replace(p, name=display(p.name)) for p in t.findings])),
+                "",
+            ]
         if t.consistency:
-            out += ["### Finding consistency", "", "Share of answers agreeing (Likert 4–5) that the image shows the finding it was asked about.", ""]
-            out += [md_table(["finding", "source", "answers", "shows the finding", "mean Likert"], [[display(c.finding), c.source, str(c.answers), pct(c.shows), fmt(c.mean_likert, "{:.2f}")] for c in t.consistency]), ""]
+            out += [
+                "### Finding consistency",
+                "",
+                "Share of answers agreeing (Likert 4–5) that the image shows the finding it was asked about.",
+                "",
+            ]
+            out += [
+                md_table(
+                    ["finding", "source", "answers", "shows the finding", "mean Likert"],
+                    [
+                        [display(c.finding), c.source, str(c.answers), pct(c.shows), fmt(c.mean_likert, "{:.2f}")]
+                        for c in t.consistency
+                    ],
+                ),
+                "",
+            ]
     t1, t2 = a.trial(1), a.trial(2)
     if t1 and t2:
         second = {p.name: p.accuracy for p in [*t2.readers, t2.pooled]}
         rows = [[p.name, pct(p.accuracy), pct(second.get(p.name))] for p in [*t1.readers, t1.pooled]]
-        out += ["## Trial 1 vs trial 2", "", md_table(["reader", "accuracy, trial 1", "accuracy, trial 2 (with feedback)"], rows), ""]
-    out += ["## Readers vs automated detectability", "", "Automated: the detectability AUROC of `edgegen quality` (cross-validated classifier, real vs synthetic features), per condition.", ""]
+        out += [
+            "## Trial 1 vs trial 2",
+            "",
+            md_table(["reader", "accuracy, trial 1", "accuracy, trial 2 (with feedback)"], rows),
+            "",
+        ]
+    out += [
+        "## Readers vs automated detectability",
+        "",
+        "Automated: the detectability AUROC of `edgegen quality` "
+        "(cross-validated classifier, real vs synthetic features), per condition.",
+        "",
+    ]
     t = a.trial(1)
     reader_auc = {s.source: s.reader_auroc for s in t.sources} if t else {}
-    out += [md_table(["source", "condition", "automated AUROC [95% CI]", "reader AUROC (trial 1)"], [[m.source, m.condition or "–", f"{m.auroc:.3f} [{m.low:.3f}, {m.high:.3f}]" if m.auroc is not None else m.note, fmt(reader_auc.get(m.source), "{:.3f}")] for m in a.automated]), ""]
+    out += [
+        md_table(
+            ["source", "condition", "automated AUROC [95% CI]", "reader AUROC (trial 1)"],
+            [
+                [
+                    m.source,
+                    m.condition or "–",
+                    f"{m.auroc:.3f} [{m.low:.3f}, {m.high:.3f}]" if m.auroc is not None else m.note,
+                    fmt(reader_auc.get(m.source), "{:.3f}"),
+                ]
+                for m in a.automated
+            ],
+        ),
+        "",
+    ]
     out += ["## What gave it away", ""]
     if a.cue_words:
         out += [md_table(["word (all answers)", "count"], [[w, str(c)] for w, c in a.cue_words]), ""]
         if a.cue_words_spotted:
-            out += [md_table(["word (synthetic images rightly spotted)", "count"], [[w, str(c)] for w, c in a.cue_words_spotted]), ""]
+            out += [
+                md_table(
+                    ["word (synthetic images rightly spotted)", "count"], [[w, str(c)] for w, c in a.cue_words_spotted]
+                ),
+                "",
+            ]
     else:
         out += ["No free-text cues given.", ""]
     out += ["Every answer: `answers.csv` beside this report.", ""]

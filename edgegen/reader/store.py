@@ -2,9 +2,9 @@
 token, browser sessions with their CSRF token, when each image was first shown, and answers.
 
 WAL journal with synchronous=FULL: each answer is one transaction, fsynced at commit, so a
-`kill -9` (or a power cut) loses no acknowledged answer (first-view times skip the fsync). UNIQUE(reader, image, trial) with
-INSERT OR IGNORE makes a retried post harmless. One connection per thread (the web server runs
-handlers in a thread pool).
+`kill -9` (or a power cut) loses no acknowledged answer (first-view times skip the fsync).
+UNIQUE(reader, image, trial) with INSERT OR IGNORE makes a retried post harmless. One connection
+per thread (the web server runs handlers in a thread pool).
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS readers(
   id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, token_hash TEXT NOT NULL UNIQUE, created REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS admin(id INTEGER PRIMARY KEY CHECK (id = 1), token_hash TEXT NOT NULL, created REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS admin(
+  id INTEGER PRIMARY KEY CHECK (id = 1), token_hash TEXT NOT NULL, created REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS sessions(
   id_hash TEXT PRIMARY KEY, reader_id INTEGER REFERENCES readers(id), is_admin INTEGER NOT NULL DEFAULT 0,
   csrf TEXT NOT NULL, created REAL NOT NULL);
@@ -168,7 +169,10 @@ class Store:
             raise UsageError(f"reader name {name!r} must be 1-80 characters")
         token = new_token()
         try:
-            self._write("INSERT INTO readers(name, token_hash, created) VALUES (?, ?, ?)", (name, token_hash(token), time.time()))
+            self._write(
+                "INSERT INTO readers(name, token_hash, created) VALUES (?, ?, ?)",
+                (name, token_hash(token), time.time()),
+            )
         except sqlite3.IntegrityError:
             raise UsageError(f"reader {name!r} already exists", hint="choose another name") from None
         return token
@@ -179,7 +183,10 @@ class Store:
         conn = self.conn()
         conn.execute("BEGIN IMMEDIATE")
         try:
-            conn.execute("INSERT OR REPLACE INTO admin(id, token_hash, created) VALUES (1, ?, ?)", (token_hash(token), time.time()))
+            conn.execute(
+                "INSERT OR REPLACE INTO admin(id, token_hash, created) VALUES (1, ?, ?)",
+                (token_hash(token), time.time()),
+            )
             conn.execute("DELETE FROM sessions WHERE is_admin = 1")
             conn.execute("COMMIT")
         except BaseException:
@@ -214,10 +221,15 @@ class Store:
     def session(self, token: str | None) -> Session | None:
         if not token or not TOKEN_SHAPE.fullmatch(token):
             return None
-        row = self.conn().execute(
-            "SELECT s.reader_id, r.name, s.is_admin, s.csrf FROM sessions s LEFT JOIN readers r ON r.id = s.reader_id WHERE s.id_hash = ?",
-            (token_hash(token),),
-        ).fetchone()
+        row = (
+            self.conn()
+            .execute(
+                "SELECT s.reader_id, r.name, s.is_admin, s.csrf "
+                "FROM sessions s LEFT JOIN readers r ON r.id = s.reader_id WHERE s.id_hash = ?",
+                (token_hash(token),),
+            )
+            .fetchone()
+        )
         if not row:
             return None
         reader = Reader(row[0], row[1]) if row[0] is not None else None
@@ -227,26 +239,55 @@ class Store:
     def mark_shown(self, reader_id: int, image_id: str, trial: int) -> None:
         """Remember when a reader first saw an image (a reload keeps the first time)."""
         conn = self.conn()
-        if conn.execute("SELECT 1 FROM views WHERE reader_id = ? AND image_id = ? AND trial = ?", (reader_id, image_id, trial)).fetchone():
+        if conn.execute(
+            "SELECT 1 FROM views WHERE reader_id = ? AND image_id = ? AND trial = ?", (reader_id, image_id, trial)
+        ).fetchone():
             return
-        self._write("INSERT OR IGNORE INTO views(reader_id, image_id, trial, first_shown) VALUES (?, ?, ?, ?)", (reader_id, image_id, trial, time.time()), durable=False)
+        self._write(
+            "INSERT OR IGNORE INTO views(reader_id, image_id, trial, first_shown) VALUES (?, ?, ?, ?)",
+            (reader_id, image_id, trial, time.time()),
+            durable=False,
+        )
 
     def record(self, a: Answer) -> bool:
         """Store an answer in one transaction; False when this reader already answered this
         image in this trial (the first answer stands)."""
         now = time.time()
         cur = self._write(
-            """INSERT OR IGNORE INTO answers(reader_id, image_id, trial, verdict, confidence, finding_likert, cue, client_ms, seconds, answered_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ? - (SELECT first_shown FROM views WHERE reader_id = ? AND image_id = ? AND trial = ?), ?)""",
-            (a.reader_id, a.image_id, a.trial, a.verdict, a.confidence, a.finding_likert, a.cue, a.client_ms, now, a.reader_id, a.image_id, a.trial, now),
+            """INSERT OR IGNORE INTO answers(reader_id, image_id, trial, verdict, confidence, finding_likert, cue,
+                                             client_ms, seconds, answered_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?,
+                       ? - (SELECT first_shown FROM views WHERE reader_id = ? AND image_id = ? AND trial = ?), ?)""",
+            (
+                a.reader_id,
+                a.image_id,
+                a.trial,
+                a.verdict,
+                a.confidence,
+                a.finding_likert,
+                a.cue,
+                a.client_ms,
+                now,
+                a.reader_id,
+                a.image_id,
+                a.trial,
+                now,
+            ),
         )
         return cur.rowcount == 1
 
     def answered(self, reader_id: int, trial: int) -> set[str]:
-        return {r[0] for r in self.conn().execute("SELECT image_id FROM answers WHERE reader_id = ? AND trial = ?", (reader_id, trial))}
+        return {
+            r[0]
+            for r in self.conn().execute(
+                "SELECT image_id FROM answers WHERE reader_id = ? AND trial = ?", (reader_id, trial)
+            )
+        }
 
     def last_answer(self, reader_id: int, trial: int) -> AnswerRow | None:
-        rows = self._answers("WHERE a.reader_id = ? AND a.trial = ? ORDER BY a.answered_at DESC, a.id DESC LIMIT 1", (reader_id, trial))
+        rows = self._answers(
+            "WHERE a.reader_id = ? AND a.trial = ? ORDER BY a.answered_at DESC, a.id DESC LIMIT 1", (reader_id, trial)
+        )
         return rows[0] if rows else None
 
     def answers(self) -> list[AnswerRow]:
@@ -254,7 +295,8 @@ class Store:
 
     def _answers(self, tail: str, args: tuple) -> list[AnswerRow]:
         sql = (
-            "SELECT r.name, a.image_id, a.trial, a.verdict, a.confidence, a.finding_likert, a.cue, a.client_ms, a.seconds, a.answered_at "
+            "SELECT r.name, a.image_id, a.trial, a.verdict, a.confidence, "
+            "a.finding_likert, a.cue, a.client_ms, a.seconds, a.answered_at "
             "FROM answers a JOIN readers r ON r.id = a.reader_id " + tail
         )
         return [AnswerRow(*row) for row in self.conn().execute(sql, args)]
@@ -263,7 +305,8 @@ class Store:
         counts: dict[str, dict[int, int]] = {r.name: {} for r in self.readers()}
         last: dict[str, float] = {}
         for name, trial, n, latest in self.conn().execute(
-            "SELECT r.name, a.trial, COUNT(*), MAX(a.answered_at) FROM answers a JOIN readers r ON r.id = a.reader_id GROUP BY r.name, a.trial"
+            "SELECT r.name, a.trial, COUNT(*), MAX(a.answered_at) "
+            "FROM answers a JOIN readers r ON r.id = a.reader_id GROUP BY r.name, a.trial"
         ):
             counts[name][trial] = n
             last[name] = max(latest, last.get(name, 0.0))

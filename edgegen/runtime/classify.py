@@ -33,7 +33,9 @@ class ClassifyResult:
     csv: Path | None
 
 
-def open_classifier(config: RunConfig, classifier: str | None = None, artifacts: Path | None = None) -> tuple[Runner, ClassifierCard]:
+def open_classifier(
+    config: RunConfig, classifier: str | None = None, artifacts: Path | None = None
+) -> tuple[Runner, ClassifierCard]:
     from edgegen.export.components import EXPORTS
 
     if config.backend is Backend.TORCH:
@@ -50,9 +52,18 @@ def open_classifier(config: RunConfig, classifier: str | None = None, artifacts:
     folder = Path(artifacts)
     card_path = folder / "classifier_card.json"
     if not card_path.is_file():
-        raise ArtifactError(f"{folder} has no exported classifier (classifier_card.json missing)", hint="export with --classifier default")
+        raise ArtifactError(
+            f"{folder} has no exported classifier (classifier_card.json missing)",
+            hint="export with --classifier default",
+        )
     card = read_card(card_path)
-    return onnx_runner(folder, load_manifest(folder / "manifest.json"), Component.CLASSIFIER, config.precisions[Component.CLASSIFIER], config), card
+    return onnx_runner(
+        folder,
+        load_manifest(folder / "manifest.json"),
+        Component.CLASSIFIER,
+        config.precisions[Component.CLASSIFIER],
+        config,
+    ), card
 
 
 def predict(runner: Runner, card: ClassifierCard, images: np.ndarray, batch_size: int = 64) -> tuple[np.ndarray, float]:
@@ -93,10 +104,14 @@ def classify(
     if out_csv is not None:
         buf = io.StringIO()
         w = csv.writer(buf)
-        w.writerow(["path", "predicted", *(f"p_{c}" for c in card.class_names), *(["label"] if aligned is not None else [])])
+        w.writerow(
+            ["path", "predicted", *(f"p_{c}" for c in card.class_names), *(["label"] if aligned is not None else [])]
+        )
         for i, (name, p) in enumerate(zip(names, probs, strict=True)):
             if card.multilabel:
-                predicted = "|".join(c for j, c in enumerate(card.class_names) if p[j] >= card.thresholds.get(c, 0.5)) or "none"
+                predicted = (
+                    "|".join(c for j, c in enumerate(card.class_names) if p[j] >= card.thresholds.get(c, 0.5)) or "none"
+                )
             else:
                 predicted = card.class_names[int(p.argmax())]
             row = [name, predicted, *(f"{v:.6f}" for v in p)]
@@ -105,4 +120,6 @@ def classify(
             w.writerow(row)
         atomic_write_bytes(Path(out_csv), buf.getvalue().encode())
     report = score(probs, labels, card, bootstrap) if labels is not None else None
-    return ClassifyResult(len(images), backend, precision, seconds, len(images) / seconds if seconds > 0 else 0.0, report, out_csv)
+    return ClassifyResult(
+        len(images), backend, precision, seconds, len(images) / seconds if seconds > 0 else 0.0, report, out_csv
+    )

@@ -45,7 +45,9 @@ class GanPipeline:
         c = np.stack([condition_vector(self.config, pop, findings) for pop, findings in conditions])
         out = next(iter(self.runner.run({"z": z.astype(np.float32), "c": c}).values()))
         if not np.isfinite(out).all():
-            raise NumericalError("NaN/Inf in the generator output", hint="try fp32 for the generator or another backend")
+            raise NumericalError(
+                "NaN/Inf in the generator output", hint="try fp32 for the generator or another backend"
+            )
         timings = Timings(total_s=time.perf_counter() - start)
         timings.generator_s = self.runner.last_inference_s
         return Generated(gray_to_uint8_rgb(out), timings)

@@ -88,7 +88,17 @@ def plan(conditions: list, per_class: int, template: str, seed: int) -> list[Pla
         safe = cond.safe_name
         for k in range(per_class):
             index = ci * per_class + k
-            out.append(PlannedImage(index, cond.name, cond.prompt(template), seed + index, f"{safe}/{safe}_{k:05d}_s{seed + index}.png", cond.population, cond.findings))
+            out.append(
+                PlannedImage(
+                    index,
+                    cond.name,
+                    cond.prompt(template),
+                    seed + index,
+                    f"{safe}/{safe}_{k:05d}_s{seed + index}.png",
+                    cond.population,
+                    cond.findings,
+                )
+            )
     return out
 
 
@@ -115,7 +125,12 @@ def generate_images(
     for rec in records:
         it = wanted.get(rec.get("file"))
         path = out_dir / rec.get("file", "")
-        if it and rec.get("run_key") == run_key(facts, settings, it.prompt) and path.is_file() and sha256_bytes(path.read_bytes()) == rec.get("sha256"):
+        if (
+            it
+            and rec.get("run_key") == run_key(facts, settings, it.prompt)
+            and path.is_file()
+            and sha256_bytes(path.read_bytes()) == rec.get("sha256")
+        ):
             keep[rec["file"]] = rec  # the last valid line per file wins
     others = [r for r in records if r.get("file") not in wanted]
     rewrite_lines(manifest, others + [keep[f] for f in sorted(keep)])
@@ -140,7 +155,7 @@ def generate_images(
                 "sha256": digest,
                 "run_key": run_key(facts, settings, it.prompt),
                 "synthetic": True,
-                "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             }
             if settings.dicom:
                 dcm = path.with_suffix(".dcm")
@@ -152,4 +167,6 @@ def generate_images(
             elapsed = time.perf_counter() - start
             progress(len(keep) + done, len(items), done / elapsed if elapsed > 0 else 0.0)
     seconds = time.perf_counter() - start
-    return GenerateResult(out_dir, done, len(keep), seconds, done / seconds if seconds > 0 and done else 0.0, step_times)
+    return GenerateResult(
+        out_dir, done, len(keep), seconds, done / seconds if seconds > 0 and done else 0.0, step_times
+    )

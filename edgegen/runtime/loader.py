@@ -25,11 +25,18 @@ class RunConfig:
     torch_compile: bool = False  # torch backend only: torch.compile (inductor)
 
 
-def onnx_runner(folder: Path, manifest: ExportManifest, component: Component, precision: Precision, config: RunConfig) -> Runner:
+def onnx_runner(
+    folder: Path, manifest: ExportManifest, component: Component, precision: Precision, config: RunConfig
+) -> Runner:
     art = manifest.find(component, precision)
     if art is None:
-        have = sorted(f"{a.component.value}.{a.precision.value}" for a in manifest.components if a.component is component)
-        raise ArtifactError(f"{folder} has no {component.value} exported at {precision.value} (has: {', '.join(have) or 'none'})", hint=f"run `edgegen export --precision {precision.value}`")
+        have = sorted(
+            f"{a.component.value}.{a.precision.value}" for a in manifest.components if a.component is component
+        )
+        raise ArtifactError(
+            f"{folder} has no {component.value} exported at {precision.value} (has: {', '.join(have) or 'none'})",
+            hint=f"run `edgegen export --precision {precision.value}`",
+        )
     if (why := verify_artifact(folder, art)) is not None:
         raise ArtifactError(f"{folder}: {why}", hint="re-run `edgegen export`")
     path = folder / art.file
@@ -38,20 +45,24 @@ def onnx_runner(folder: Path, manifest: ExportManifest, component: Component, pr
 
         return OrtRunner(path, config.backend, art.actual_precision, config.threads)
     if config.backend is Backend.OPENVINO:
-        from edgegen.runtime.backends.openvino_backend import OpenVinoRunner
-
         # INT8: the NNCF-quantized IR when `export --openvino` made one, else the QDQ ONNX
         # (OpenVINO runs Q/DQ graphs as INT8 too).
         from edgegen.export.artifacts import ArtifactKind, artifact_path
+        from edgegen.runtime.backends.openvino_backend import OpenVinoRunner
 
-        ir = artifact_path(folder.parent.parent, manifest.model, manifest.profile, ArtifactKind.OPENVINO_IR, component, precision)
+        ir = artifact_path(
+            folder.parent.parent, manifest.model, manifest.profile, ArtifactKind.OPENVINO_IR, component, precision
+        )
         return OpenVinoRunner(ir if ir.is_file() else path, art.actual_precision, config.threads)
     if config.backend is Backend.TENSORRT:
         from edgegen.runtime.backends.trt_backend import TrtRunner
 
         engines = sorted((folder / "engines").glob(f"{component.value}.{precision.value}.*.plan"))
         if not engines:
-            raise ArtifactError(f"no TensorRT engine for {component.value}.{precision.value} in {folder / 'engines'}", hint="run `edgegen build`")
+            raise ArtifactError(
+                f"no TensorRT engine for {component.value}.{precision.value} in {folder / 'engines'}",
+                hint="run `edgegen build`",
+            )
         return TrtRunner(engines[-1])
     raise UsageError(f"backend {config.backend.value} does not run ONNX artifacts")
 
@@ -89,8 +100,15 @@ def open_pipeline(
 
             generator, card = source.load_pipeline()
             half = config.device.startswith("cuda") and config.precisions.get(Component.GENERATOR) is Precision.FP16
-            runner = TorchRunner(EXPORTS[Component.GENERATOR](generator), config.device, half, config.threads, config.torch_compile)
-            facts = {"model": source.name, "model_sha256": source.fingerprint(), "family": "gan", "precisions": {"generator": "fp16" if half else "fp32"}}
+            runner = TorchRunner(
+                EXPORTS[Component.GENERATOR](generator), config.device, half, config.threads, config.torch_compile
+            )
+            facts = {
+                "model": source.name,
+                "model_sha256": source.fingerprint(),
+                "family": "gan",
+                "precisions": {"generator": "fp16" if half else "fp32"},
+            }
             return GanPipeline(runner, generator.config, _gan_info(generator.config, card)), facts
         return open_sd_pipeline(config, scheduler, model=model, low_memory=low_memory, trust_pickle=trust_pickle)
     if artifacts is None:
@@ -100,11 +118,22 @@ def open_pipeline(
     if manifest.model_kind == "gan":
         from edgegen.gan.config import GanConfig
 
-        gan_config = GanConfig(**{**manifest.pipeline["gan"], "populations": tuple(manifest.pipeline["gan"]["populations"]), "findings": tuple(manifest.pipeline["gan"]["findings"])})
+        gan_config = GanConfig(
+            **{
+                **manifest.pipeline["gan"],
+                "populations": tuple(manifest.pipeline["gan"]["populations"]),
+                "findings": tuple(manifest.pipeline["gan"]["findings"]),
+            }
+        )
         precision = config.precisions.get(Component.GENERATOR, Precision.FP32)
         runner = onnx_runner(folder, manifest, Component.GENERATOR, precision, config)
         info = PipelineInfo(**{**manifest.pipeline, "class_names": tuple(manifest.pipeline.get("class_names", ()))})
-        facts = {"model": manifest.model, "model_sha256": manifest.source_sha256, "family": "gan", "precisions": {"generator": precision.value}}
+        facts = {
+            "model": manifest.model,
+            "model_sha256": manifest.source_sha256,
+            "family": "gan",
+            "precisions": {"generator": precision.value},
+        }
         return GanPipeline(runner, gan_config, info), facts
     return open_sd_pipeline(config, scheduler, artifacts=folder, low_memory=low_memory)
 
@@ -132,10 +161,26 @@ def open_sd_pipeline(
         source = resolve_model(model, trust_pickle=trust_pickle)
         pipe = source.load_pipeline()
         half = config.device.startswith("cuda")
-        runners = {c: TorchRunner(EXPORTS[c](pipe), config.device, half and config.precisions.get(c) is Precision.FP16, config.threads, config.torch_compile) for c in SD_RUNTIME_COMPONENTS}
+        runners = {
+            c: TorchRunner(
+                EXPORTS[c](pipe),
+                config.device,
+                half and config.precisions.get(c) is Precision.FP16,
+                config.threads,
+                config.torch_compile,
+            )
+            for c in SD_RUNTIME_COMPONENTS
+        }
         info = PipelineInfo(**pipeline_info(pipe, source))
         sched = make_scheduler(scheduler, dict(pipe.scheduler.config))
-        facts = {"model": source.name, "model_sha256": source.fingerprint(), "precisions": {c.value: "fp32" if not half else config.precisions.get(c, Precision.FP32).value for c in SD_RUNTIME_COMPONENTS}}
+        facts = {
+            "model": source.name,
+            "model_sha256": source.fingerprint(),
+            "precisions": {
+                c.value: "fp32" if not half else config.precisions.get(c, Precision.FP32).value
+                for c in SD_RUNTIME_COMPONENTS
+            },
+        }
         return Text2ImagePipeline(runners, pipe.tokenizer, sched, info, low_memory), facts
     if artifacts is None:
         raise UsageError(f"--backend {config.backend.value} needs --artifacts (an `edgegen export` folder)")
@@ -148,6 +193,12 @@ def open_sd_pipeline(
     tokenizer = CLIPTokenizer.from_pretrained(str(folder / "tokenizer"), local_files_only=True)
     sched_cfg = json.loads((folder / "scheduler" / "scheduler_config.json").read_text())
     runners = {c: onnx_runner(folder, manifest, c, config.precisions[c], config) for c in SD_RUNTIME_COMPONENTS}
-    info = PipelineInfo(**{**manifest.pipeline, "class_names": tuple(manifest.pipeline.get("class_names", ()))})  # older manifests lack conditioning: the default None
-    facts = {"model": manifest.model, "model_sha256": manifest.source_sha256, "precisions": {c.value: config.precisions[c].value for c in SD_RUNTIME_COMPONENTS}}
+    info = PipelineInfo(
+        **{**manifest.pipeline, "class_names": tuple(manifest.pipeline.get("class_names", ()))}
+    )  # older manifests lack conditioning: the default None
+    facts = {
+        "model": manifest.model,
+        "model_sha256": manifest.source_sha256,
+        "precisions": {c.value: config.precisions[c].value for c in SD_RUNTIME_COMPONENTS},
+    }
     return Text2ImagePipeline(runners, tokenizer, make_scheduler(scheduler, sched_cfg), info, low_memory), facts

@@ -65,14 +65,25 @@ def _check_finite(array, component: Component, step: int | None = None) -> None:
     values = array.numpy() if isinstance(array, torch.Tensor) else array
     if not np.isfinite(values).all():
         where = f" at step {step}" if step is not None else ""
-        raise NumericalError(f"NaN/Inf in the {component.value} output{where}", hint="try fp32 for this component (fp16 overflow) or another backend")
+        raise NumericalError(
+            f"NaN/Inf in the {component.value} output{where}",
+            hint="try fp32 for this component (fp16 overflow) or another backend",
+        )
 
 
 class Text2ImagePipeline:
     family = "sd"
 
-    def __init__(self, runners: dict[Component, Runner], tokenizer, scheduler, info: PipelineInfo, low_memory: bool = False) -> None:
-        self.runners, self.tokenizer, self.scheduler, self.info, self.low_memory = runners, tokenizer, scheduler, info, low_memory
+    def __init__(
+        self, runners: dict[Component, Runner], tokenizer, scheduler, info: PipelineInfo, low_memory: bool = False
+    ) -> None:
+        self.runners, self.tokenizer, self.scheduler, self.info, self.low_memory = (
+            runners,
+            tokenizer,
+            scheduler,
+            info,
+            low_memory,
+        )
         self._emb_cache: dict[str, np.ndarray] = {}
 
     def _run(self, component: Component, inputs: dict[str, np.ndarray]) -> tuple[np.ndarray, float]:
@@ -89,7 +100,9 @@ class Text2ImagePipeline:
         todo = [p for p in dict.fromkeys(prompts) if p not in self._emb_cache]
         seconds = 0.0
         if todo:
-            ids = self.tokenizer(todo, padding="max_length", max_length=self.info.max_length, truncation=True, return_tensors="np").input_ids
+            ids = self.tokenizer(
+                todo, padding="max_length", max_length=self.info.max_length, truncation=True, return_tensors="np"
+            ).input_ids
             emb, seconds = self._run(Component.TEXT_ENCODER, {"input_ids": ids.astype(np.int64)})
             _check_finite(emb, Component.TEXT_ENCODER)
             self._emb_cache.update(zip(todo, emb, strict=True))
@@ -126,7 +139,10 @@ class Text2ImagePipeline:
             model_in = torch.cat([latents, latents]) if guided else latents
             model_in = self.scheduler.scale_model_input(model_in, t)
             timestep = np.full((model_in.shape[0],), float(t), dtype=np.float32)
-            noise, seconds = self._run(Component.UNET, {"sample": model_in.numpy().astype(np.float32), "timestep": timestep, "encoder_hidden_states": context})
+            noise, seconds = self._run(
+                Component.UNET,
+                {"sample": model_in.numpy().astype(np.float32), "timestep": timestep, "encoder_hidden_states": context},
+            )
             timings.unet_steps_s.append(seconds)
             _check_finite(noise, Component.UNET, i)
             noise_t = torch.from_numpy(noise)
@@ -152,16 +168,31 @@ class Text2ImagePipeline:
 
     def generate(self, items, settings) -> Generated:
         """Planned images (edgegen.runtime.generate.PlannedImage) under GenerateSettings."""
-        return self([it.prompt for it in items], [it.seed for it in items], settings.steps, settings.guidance_scale, settings.size, settings.negative_prompt, settings.tiled_decode)
+        return self(
+            [it.prompt for it in items],
+            [it.seed for it in items],
+            settings.steps,
+            settings.guidance_scale,
+            settings.size,
+            settings.negative_prompt,
+            settings.tiled_decode,
+        )
 
     def tags(self, settings) -> dict:
         """What the settings mean for this family, for provenance tags and manifests."""
-        return {"steps": settings.steps, "guidance_scale": settings.guidance_scale, "scheduler": settings.scheduler, "size": settings.size}
+        return {
+            "steps": settings.steps,
+            "guidance_scale": settings.guidance_scale,
+            "scheduler": settings.scheduler,
+            "size": settings.size,
+        }
 
     def _decode_tiled(self, latent: np.ndarray) -> np.ndarray:
         from edgegen.runtime.tiling import decode_tiled
 
-        return decode_tiled(lambda z: self._run(Component.VAE_DECODER, {"latent": z})[0], latent, self.info.vae_scale_factor)
+        return decode_tiled(
+            lambda z: self._run(Component.VAE_DECODER, {"latent": z})[0], latent, self.info.vae_scale_factor
+        )
 
     def release(self) -> None:
         for runner in self.runners.values():

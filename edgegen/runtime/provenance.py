@@ -66,7 +66,9 @@ def write_dicom(path: Path, image: np.ndarray, tags: dict[str, Any]) -> None:
     ds.Modality = "OT"
     ds.ConversionType = "SYN"  # synthetic image (DICOM PS3.3 C.8.6.1)
     ds.SeriesDescription = SYNTHETIC_SERIES
-    ds.DerivationDescription = f"Synthetic image from a diffusion model; prompt: {tags.get('prompt', '')}; seed {tags.get('seed', '')}"[:1024]
+    ds.DerivationDescription = (
+        f"Synthetic image from a diffusion model; prompt: {tags.get('prompt', '')}; seed {tags.get('seed', '')}"[:1024]
+    )
     ds.PatientName = "SYNTHETIC^IMAGE"
     ds.PatientID = f"SYNTH-{str(tags.get('sha256', ''))[:12]}"
     ds.BurnedInAnnotation = "NO"

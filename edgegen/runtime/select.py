@@ -6,7 +6,9 @@ from edgegen.errors import BackendUnavailableError
 from edgegen.types import Backend
 
 
-def choose_backend(preferred: tuple[Backend, ...], usable: dict[Backend, str | None], requested: Backend | None = None) -> Backend:
+def choose_backend(
+    preferred: tuple[Backend, ...], usable: dict[Backend, str | None], requested: Backend | None = None
+) -> Backend:
     """Pure: `usable` maps backend → None (runs here) or the reason it cannot."""
     if requested is not None:
         reason = usable.get(requested, "unknown backend")
@@ -19,4 +21,6 @@ def choose_backend(preferred: tuple[Backend, ...], usable: dict[Backend, str | N
         if usable.get(backend) is None:
             return backend
     reasons = "; ".join(f"{b.value}: {usable.get(b)}" for b in preferred)
-    raise BackendUnavailableError(f"none of the profile's backends can run here ({reasons})", hint="run `edgegen doctor`")
+    raise BackendUnavailableError(
+        f"none of the profile's backends can run here ({reasons})", hint="run `edgegen doctor`"
+    )

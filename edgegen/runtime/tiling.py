@@ -28,7 +28,9 @@ def tile_starts(size: int, tile: int, overlap: int) -> list[int]:
     return starts + [size - tile]
 
 
-def decode_tiled(decode: Callable[[np.ndarray], np.ndarray], latent: np.ndarray, factor: int, tile: int = 32, overlap: int = 8) -> np.ndarray:
+def decode_tiled(
+    decode: Callable[[np.ndarray], np.ndarray], latent: np.ndarray, factor: int, tile: int = 32, overlap: int = 8
+) -> np.ndarray:
     """latent [B,C,h,w] → image [B,3,h*f,w*f], decoding tile×tile latent patches."""
     b, _, h, w = latent.shape
     out = np.zeros((b, 3, h * factor, w * factor), np.float32)

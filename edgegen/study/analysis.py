@@ -71,9 +71,28 @@ def source_costs(state: StudyState, profile_name: str = "cpu-x86") -> dict[str, 
         c = src.cost
         usd, how = c.usd_per_image, "billed (manifest cost_usd)"
         if usd is None and c.seconds_per_image:
-            e = EdgeInputs(prof.hardware.price_usd, prof.hardware.lifetime_years, 1.0, prof.power.load_w, prof.power.idle_w, c.seconds_per_image, prof.electricity.usd_per_kwh)
-            usd, how = edge_usd_per_image_at_utilization(e), f"{prof.name} at full use from the measured {c.seconds_per_image:.3f} s/image"
-        out[name] = {"images": c.images, "model": c.model, "backend": c.backend, "precision": c.precision, "seconds_per_image": c.seconds_per_image, "usd_per_image": usd, "usd_source": how}
+            e = EdgeInputs(
+                prof.hardware.price_usd,
+                prof.hardware.lifetime_years,
+                1.0,
+                prof.power.load_w,
+                prof.power.idle_w,
+                c.seconds_per_image,
+                prof.electricity.usd_per_kwh,
+            )
+            usd, how = (
+                edge_usd_per_image_at_utilization(e),
+                f"{prof.name} at full use from the measured {c.seconds_per_image:.3f} s/image",
+            )
+        out[name] = {
+            "images": c.images,
+            "model": c.model,
+            "backend": c.backend,
+            "precision": c.precision,
+            "seconds_per_image": c.seconds_per_image,
+            "usd_per_image": usd,
+            "usd_source": how,
+        }
     return out
 
 
@@ -89,19 +108,44 @@ def analyse(state: StudyState, bootstrap: int | None = None, quality: dict | Non
     for setting, us in groups.items():
         u0 = min(us, key=lambda u: u.seed)
         est = setting_estimate(probs[setting], y, real.findings, b)
-        r = SettingResult(setting, u0.label(), u0.kind, u0.source, u0.real_fraction, u0.ratio, len(us), state.done[u0.id]["train"], to_plain(est.metrics), est.per_seed)
+        r = SettingResult(
+            setting,
+            u0.label(),
+            u0.kind,
+            u0.source,
+            u0.real_fraction,
+            u0.ratio,
+            len(us),
+            state.done[u0.id]["train"],
+            to_plain(est.metrics),
+            est.per_seed,
+        )
         base = u0.baseline
         if setting != base and base in probs:
             deltas = paired_deltas(probs[setting], probs[base], y, real.findings, b)
             r.vs_real_only = to_plain(deltas)
             if not real.findings:
-                r.delong_vs_real_only = to_plain(delong((y == len(real.names) - 1).astype(int), _score(np.mean(probs[setting], axis=0), ()), _score(np.mean(probs[base], axis=0), ())))
+                r.delong_vs_real_only = to_plain(
+                    delong(
+                        (y == len(real.names) - 1).astype(int),
+                        _score(np.mean(probs[setting], axis=0), ()),
+                        _score(np.mean(probs[base], axis=0), ()),
+                    )
+                )
             if u0.source and costs.get(u0.source, {}).get("usd_per_image") is not None:
                 r.usd_synthetic = r.train.get("synthetic", 0) * costs[u0.source]["usd_per_image"]
                 d = deltas[primary].delta.value
                 r.delta_per_usd = (100 * d / r.usd_synthetic) if r.usd_synthetic else None
         results.append(r)
-    return StudyResult(spec.name, spec.task, primary, sorted(results, key=lambda r: (r.kind != "real-only", r.setting)), _contrasts(state, groups, probs, y, b, costs), {n: {**costs[n], "quality": (quality or {}).get(n)} for n in state.sources}, [])
+    return StudyResult(
+        spec.name,
+        spec.task,
+        primary,
+        sorted(results, key=lambda r: (r.kind != "real-only", r.setting)),
+        _contrasts(state, groups, probs, y, b, costs),
+        {n: {**costs[n], "quality": (quality or {}).get(n)} for n in state.sources},
+        [],
+    )
 
 
 def _contrasts(state: StudyState, groups, probs, y, b: int, costs: dict) -> list[dict]:
@@ -120,5 +164,15 @@ def _contrasts(state: StudyState, groups, probs, y, b: int, costs: dict) -> list
             if prec == "fp32" or ref is None:
                 continue
             deltas = paired_deltas(probs[setting], probs[ref], y, state.real.findings, b)
-            out.append({"setting": setting, "reference": ref, "what": f"{prec} vs fp32 data from {model} on {backend}", "kind": kind, "real_fraction": f, "ratio": r, "delta": to_plain(deltas)})
+            out.append(
+                {
+                    "setting": setting,
+                    "reference": ref,
+                    "what": f"{prec} vs fp32 data from {model} on {backend}",
+                    "kind": kind,
+                    "real_fraction": f,
+                    "ratio": r,
+                    "delta": to_plain(deltas),
+                }
+            )
     return out

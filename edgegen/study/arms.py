@@ -97,7 +97,9 @@ def _real_part(unit: Unit, real: ImageSet) -> ImageSet | None:
     return held
 
 
-def _pick(groups: np.ndarray, names: list[str], wanted: dict[int, int], rng: np.random.Generator) -> tuple[np.ndarray, dict[str, int]]:
+def _pick(
+    groups: np.ndarray, names: list[str], wanted: dict[int, int], rng: np.random.Generator
+) -> tuple[np.ndarray, dict[str, int]]:
     idx, got = [], {}
     for c, n in wanted.items():
         have = np.flatnonzero(groups == c)
@@ -116,21 +118,31 @@ def _groups(synthetic: ImageSet, by_condition: bool) -> tuple[np.ndarray, list[s
     return synthetic.labels, list(synthetic.class_names)
 
 
-def _wanted(unit: Unit, part: ImageSet | None, real: ImageSet, names: list[str], by_condition: bool) -> dict[int, int] | None:
+def _wanted(
+    unit: Unit, part: ImageSet | None, real: ImageSet, names: list[str], by_condition: bool
+) -> dict[int, int] | None:
     """Synthetic images a unit asks for per group (None: all of them, synthetic-only)."""
     if unit.kind == "synthetic-only":
         return None
     counts = np.bincount(part.labels, minlength=len(real.class_names))
     if unit.kind == "rebalance":
-        return {names.index(real.class_names[c]): int(counts.max() - counts[c]) for c in range(len(counts)) if counts[c] < counts.max() and real.class_names[c] in names}
+        return {
+            names.index(real.class_names[c]): int(counts.max() - counts[c])
+            for c in range(len(counts))
+            if counts[c] < counts.max() and real.class_names[c] in names
+        }
     total = round(unit.ratio * len(part))
     k = len(names)
     if unit.synthetic_classes == "balanced" or by_condition:
         return {c: total // k + (1 if c < total % k else 0) for c in range(k)}
-    return {names.index(n): round(total * counts[i] / counts.sum()) for i, n in enumerate(real.class_names) if n in names}
+    return {
+        names.index(n): round(total * counts[i] / counts.sum()) for i, n in enumerate(real.class_names) if n in names
+    }
 
 
-def synthetic_shortfall(unit: Unit, real: ImageSet, synthetic: ImageSet, by_condition: bool = False) -> dict[str, tuple[int, int]]:
+def synthetic_shortfall(
+    unit: Unit, real: ImageSet, synthetic: ImageSet, by_condition: bool = False
+) -> dict[str, tuple[int, int]]:
     """Groups where the source has fewer images than the unit needs: name → (have, need)."""
     if unit.source is None:
         return {}
@@ -140,7 +152,9 @@ def synthetic_shortfall(unit: Unit, real: ImageSet, synthetic: ImageSet, by_cond
     return {names[c]: (int(have[c]), n) for c, n in wanted.items() if have[c] < n}
 
 
-def training_set(unit: Unit, real: ImageSet, synthetic: ImageSet | None, by_condition: bool = False) -> tuple[ImageSet, dict]:
+def training_set(
+    unit: Unit, real: ImageSet, synthetic: ImageSet | None, by_condition: bool = False
+) -> tuple[ImageSet, dict]:
     """(training set, what it holds) for a unit. `by_condition`: balance synthetic images over the
     conditions they were generated for (findings studies) instead of over classes."""
     part = _real_part(unit, real)
@@ -157,4 +171,6 @@ def training_set(unit: Unit, real: ImageSet, synthetic: ImageSet | None, by_cond
         idx, info["synthetic_by_class"] = _pick(groups, names, wanted, rng)
     chosen = synthetic.subset(idx, synthetic.source)
     info["synthetic"] = len(chosen)
-    return (merge([chosen], chosen.source) if part is None else merge([part, chosen], f"{part.source}+{chosen.source}")), info
+    return (
+        merge([chosen], chosen.source) if part is None else merge([part, chosen], f"{part.source}+{chosen.source}")
+    ), info

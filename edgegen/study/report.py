@@ -30,13 +30,17 @@ def setting_rows(result: StudyResult) -> list[list[str]]:
     rows = []
     for s in result.settings:
         dl = s.delong_vs_real_only
-        rows.append([
-            s.label, str(s.seeds), f"{s.train.get('real', 0)} + {s.train.get('synthetic', 0)}",
-            *(_e(s.metrics.get(k)) for k in keys),
-            _delta(s.vs_real_only.get(result.primary_metric)),
-            f"p={dl['p_two_sided']:.3g}" if dl else "–",
-            fmt(s.usd_synthetic, "${:.4f}"),
-        ])
+        rows.append(
+            [
+                s.label,
+                str(s.seeds),
+                f"{s.train.get('real', 0)} + {s.train.get('synthetic', 0)}",
+                *(_e(s.metrics.get(k)) for k in keys),
+                _delta(s.vs_real_only.get(result.primary_metric)),
+                f"p={dl['p_two_sided']:.3g}" if dl else "–",
+                fmt(s.usd_synthetic, "${:.4f}"),
+            ]
+        )
     return rows
 
 
@@ -49,7 +53,14 @@ def _plots(result: StudyResult) -> dict[str, bytes]:
         fig, ax = plt.subplots(figsize=(7, 0.6 + 0.4 * len(rows)))
         for i, s in enumerate(rows):
             d = s.vs_real_only[m]["delta"]
-            ax.errorbar(100 * d["value"], i, xerr=[[100 * (d["value"] - d["low"])], [100 * (d["high"] - d["value"])]], fmt="o", color="#dd8452" if s.vs_real_only[m]["significant"] else "#4c72b0", capsize=3)
+            ax.errorbar(
+                100 * d["value"],
+                i,
+                xerr=[[100 * (d["value"] - d["low"])], [100 * (d["high"] - d["value"])]],
+                fmt="o",
+                color="#dd8452" if s.vs_real_only[m]["significant"] else "#4c72b0",
+                capsize=3,
+            )
         ax.axvline(0, color="k", linewidth=0.8)
         ax.set_yticks(range(len(rows)), [s.label for s in rows])
         ax.set_xlabel(f"Δ {m} vs real-only (points, 95% CI; orange: excludes 0)")
@@ -65,7 +76,9 @@ def _plots(result: StudyResult) -> dict[str, bytes]:
         base = {s.real_fraction: s for s in result.settings if s.kind == "real-only"}
         for name, ss in by_source.items():
             f = ss[0].real_fraction
-            pts = ([(0.0, base[f].metrics[m])] if f in base else []) + sorted(((s.ratio, s.metrics[m]) for s in ss), key=lambda t: t[0])
+            pts = ([(0.0, base[f].metrics[m])] if f in base else []) + sorted(
+                ((s.ratio, s.metrics[m]) for s in ss), key=lambda t: t[0]
+            )
             x = [p[0] for p in pts]
             ax.plot(x, [p[1]["value"] for p in pts], marker="o", label=name)
             ax.fill_between(x, [p[1]["low"] for p in pts], [p[1]["high"] for p in pts], alpha=0.2)
@@ -92,36 +105,73 @@ def _plots(result: StudyResult) -> dict[str, bytes]:
 
 
 def markdown(result: StudyResult, images: dict[str, str], spec_plain: dict) -> str:
-    keys = ["macro AUROC"] if result.task == "findings" else ["accuracy", "precision (macro)", "recall (macro)", "F1 (macro)", "AUROC"]
-    header = ["arm", "seeds", "train images (real + synthetic)", *keys, f"Δ {result.primary_metric} vs real-only", "DeLong (AUROC)", "synthetic $"]
+    keys = (
+        ["macro AUROC"]
+        if result.task == "findings"
+        else ["accuracy", "precision (macro)", "recall (macro)", "F1 (macro)", "AUROC"]
+    )
+    header = [
+        "arm",
+        "seeds",
+        "train images (real + synthetic)",
+        *keys,
+        f"Δ {result.primary_metric} vs real-only",
+        "DeLong (AUROC)",
+        "synthetic $",
+    ]
     parts = [
         f"# edgegen study: {result.name}",
-        f"Task: {result.task}. Every unit trains a {spec_plain['classifier']['arch']} ({spec_plain['classifier']['size']} px) and is scored on the same real test split. "
-        "Metrics are means over seeds with 95% bootstrap intervals over test images; a delta pairs each arm with its real-only baseline "
+        f"Task: {result.task}. Every unit trains a {spec_plain['classifier']['arch']} "
+        f"({spec_plain['classifier']['size']} px) and is scored on the same real test split. "
+        "Metrics are means over seeds with 95% bootstrap intervals over "
+        "test images; a delta pairs each arm with its real-only baseline "
         "(same seeds, same resampled test images); * marks deltas whose interval excludes 0.",
     ]
     if result.contrasts:
         parts.append("## Precision contrasts (the question this study answers)")
         for c in result.contrasts:
-            parts.append(f"- {c['what']}, arm {c['kind']} (ratio {c['ratio']:g}, {c['real_fraction']:.0%} real): Δ {result.primary_metric} {_delta(c['delta'].get(result.primary_metric))}")
+            parts.append(
+                f"- {c['what']}, arm {c['kind']} (ratio {c['ratio']:g}, {c['real_fraction']:.0%} "
+                f"real): Δ {result.primary_metric} {_delta(c['delta'].get(result.primary_metric))}"
+            )
     parts += ["## Arms", md_table(header, setting_rows(result))]
     parts.append("## Sources")
     rows = []
     for name, s in result.sources.items():
         q = s.get("quality") or {}
-        rows.append([name, f"{s['model']} / {s['backend']} / {s['precision']}", str(s["images"]), fmt(s["seconds_per_image"], "{:.3f}"), f"{fmt(s['usd_per_image'], '${:.6f}')} ({s['usd_source']})", q.get("summary", "–")])
-    parts.append(md_table(["source", "model / backend / precision", "images", "s/image", "$/image", "quality vs real (floor)"], rows))
+        rows.append(
+            [
+                name,
+                f"{s['model']} / {s['backend']} / {s['precision']}",
+                str(s["images"]),
+                fmt(s["seconds_per_image"], "{:.3f}"),
+                f"{fmt(s['usd_per_image'], '${:.6f}')} ({s['usd_source']})",
+                q.get("summary", "–"),
+            ]
+        )
+    parts.append(
+        md_table(
+            ["source", "model / backend / precision", "images", "s/image", "$/image", "quality vs real (floor)"], rows
+        )
+    )
     parts += [f"![{n}]({src})" for n, src in images.items()]
     parts += result.notes
     return "\n\n".join(parts) + "\n"
 
 
-def write_study_report(result: StudyResult, folder: Path, spec_plain: dict, raw_units: dict, versions: dict) -> dict[str, Path]:
+def write_study_report(
+    result: StudyResult, folder: Path, spec_plain: dict, raw_units: dict, versions: dict
+) -> dict[str, Path]:
     from edgegen.schema import to_plain
 
     folder = Path(folder)
-    atomic_write_json(folder / "results.json", {"schema_version": 1, "spec": spec_plain, "versions": versions, "result": to_plain(result), "units": raw_units})
-    files = write_report(folder, lambda images: markdown(result, images, spec_plain), _plots(result), f"edgegen study {result.name}")
+    atomic_write_json(
+        folder / "results.json",
+        {"schema_version": 1, "spec": spec_plain, "versions": versions, "result": to_plain(result), "units": raw_units},
+    )
+    files = write_report(
+        folder, lambda images: markdown(result, images, spec_plain), _plots(result), f"edgegen study {result.name}"
+    )
     return {**files, "results": folder / "results.json"}
 
 

@@ -62,7 +62,9 @@ def load_real(spec: StudySpec) -> RealData:
     size = spec.classifier.size
     policy = UncertainPolicy(spec.real.uncertain)
     if not is_split_aware(spec.real.data) and not (spec.real.val and spec.real.test):
-        raise UsageError(f"real data {spec.real.data!r} has no splits", hint="use a split-aware set or give real.val and real.test")
+        raise UsageError(
+            f"real data {spec.real.data!r} has no splits", hint="use a split-aware set or give real.val and real.test"
+        )
     train = load_dataset(spec.real.data, "train", size, uncertain=policy)
     val = load_dataset(spec.real.val or spec.real.data, "val", size, train.class_names, uncertain=policy)
     test = load_dataset(spec.real.test or spec.real.data, "test", size, train.class_names, uncertain=policy)
@@ -73,7 +75,9 @@ def load_real(spec: StudySpec) -> RealData:
     if spec.classes:
         missing = [c for c in spec.classes if c not in train.class_names]
         if missing:
-            raise UsageError(f"classes {missing} are not classes of {spec.real.data}", hint=f"it has: {', '.join(train.class_names)}")
+            raise UsageError(
+                f"classes {missing} are not classes of {spec.real.data}", hint=f"it has: {', '.join(train.class_names)}"
+            )
         keep = lambda d: d.subset(np.flatnonzero(np.isin(d.labels, [d.class_names.index(c) for c in spec.classes])))  # noqa: E731
         from edgegen.data.load import _aligned
 
@@ -87,13 +91,17 @@ def prepare(spec: StudySpec, folder: Path, progress: Callable[[str], None] = lam
     stamp = folder / "spec.json"
     h = spec_hash(spec)
     if stamp.is_file() and json.loads(stamp.read_text()).get("hash") != h:
-        raise UsageError(f"{folder} holds a different study", hint="use another --out, or delete the folder to start over")
+        raise UsageError(
+            f"{folder} holds a different study", hint="use another --out, or delete the folder to start over"
+        )
     real = load_real(spec)
     units = plan_units(spec)
     sources: dict[str, Source] = {}
     for name, src in spec.sources.items():  # folder sources: checked now, before anything is generated or trained
         if src.folder is not None:
-            sources[name] = load_source(name, Path(src.folder), spec.classifier.size, real.train.class_names, real.findings)
+            sources[name] = load_source(
+                name, Path(src.folder), spec.classifier.size, real.train.class_names, real.findings
+            )
     _check_supply([u for u in units if u.source in sources], real, sources)
     folder.mkdir(parents=True, exist_ok=True)
     from edgegen.schema import to_plain
@@ -103,7 +111,10 @@ def prepare(spec: StudySpec, folder: Path, progress: Callable[[str], None] = lam
         if src.generate is None:
             continue
         path = folder / "sources" / name
-        progress(f"source {name}: generating {src.generate.per_class} per condition ({src.generate.model}, {src.generate.backend}, {src.generate.precision}); resumable")
+        progress(
+            f"source {name}: generating {src.generate.per_class} per condition "
+            f"({src.generate.model}, {src.generate.backend}, {src.generate.precision}); resumable"
+        )
         classes = list(real.train.class_names) if not real.findings else None
         findings = list(real.findings) + ["no_finding"] if real.findings else None
         generate_source(name, src.generate, path, classes, findings)
@@ -127,14 +138,19 @@ def _check_supply(units: list[Unit], real: RealData, sources: dict[str, Source])
     for u in units:
         if u.source is None:
             continue
-        for group, (have, need) in synthetic_shortfall(u, real.train, sources[u.source].data, bool(real.findings)).items():
+        for group, (have, need) in synthetic_shortfall(
+            u, real.train, sources[u.source].data, bool(real.findings)
+        ).items():
             key = (u.source, group)
             if key not in worst or need > worst[key][1]:
                 worst[key] = (have, need, u.label())
     if worst:
         (src, group), (have, need, label) = next(iter(sorted(worst.items())))
         more = f" (and {len(worst) - 1} more shortfall(s))" if len(worst) > 1 else ""
-        raise DataError(f"source {src} has {have} {group!r} image(s) but arm '{label}' needs {need}{more}", hint="generate more images for that source (per_class) or lower the ratio")
+        raise DataError(
+            f"source {src} has {have} {group!r} image(s) but arm '{label}' needs {need}{more}",
+            hint="generate more images for that source (per_class) or lower the ratio",
+        )
 
 
 def run_unit(state: StudyState, unit: Unit) -> dict:
@@ -149,7 +165,21 @@ def run_unit(state: StudyState, unit: Unit) -> dict:
     if train is None or len(train) == 0:
         raise DataError(f"unit {unit.id} has no training images")
     c = spec.classifier
-    config = TrainConfig(c.arch, c.size, c.epochs, c.batch_size, c.lr, 1e-4, c.patience, True, True, unit.seed, 0, "findings" if real.findings else "classes", real.findings)
+    config = TrainConfig(
+        c.arch,
+        c.size,
+        c.epochs,
+        c.batch_size,
+        c.lr,
+        1e-4,
+        c.patience,
+        True,
+        True,
+        unit.seed,
+        0,
+        "findings" if real.findings else "classes",
+        real.findings,
+    )
     t0 = time.perf_counter()
     fitted = fit_classifier(config, train, real.val)
     probs = predict_probs(fitted.model, real.test.images, fitted.card)
@@ -173,7 +203,9 @@ def run_unit(state: StudyState, unit: Unit) -> dict:
     return record
 
 
-def run_units(state: StudyState, progress: Callable[[int, int, str], None] | None = None, ray_address: str | None = None) -> None:
+def run_units(
+    state: StudyState, progress: Callable[[int, int, str], None] | None = None, ray_address: str | None = None
+) -> None:
     todo = [u for u in state.units if u.id not in state.done]
     if ray_address is not None and todo:
         from edgegen.study.remote import run_units_on_ray
@@ -181,7 +213,7 @@ def run_units(state: StudyState, progress: Callable[[int, int, str], None] | Non
         for rec in run_units_on_ray(state, todo, ray_address, progress):
             state.done[rec["id"]] = rec
         return
-    for k, unit in enumerate(todo):
+    for unit in todo:
         if progress:
             progress(len(state.done), len(state.units), unit.label())
         state.done[unit.id] = run_unit(state, unit)

@@ -39,17 +39,29 @@ class Source:
     cost: SourceCost
 
 
-def load_source(name: str, folder: Path, size: int, class_names: tuple[str, ...], finding_names: tuple[str, ...]) -> Source:
+def load_source(
+    name: str, folder: Path, size: int, class_names: tuple[str, ...], finding_names: tuple[str, ...]
+) -> Source:
     """Images of `folder` labelled by its manifest; classes the real set lacks are an error."""
     from edgegen.data.decode import decode_image
 
     folder = Path(folder)
     records = [r for r in read_lines(folder / MANIFEST) if "file" in r]
     if not records:
-        raise DataError(f"source {name}: {folder} has no {MANIFEST}", hint="synthetic folders come from `edgegen generate`, `edgegen dalle` or a GAN run")
-    unknown = sorted({r.get("class", "") for r in records} - set(class_names) - {""}) if class_names and not finding_names else []
+        raise DataError(
+            f"source {name}: {folder} has no {MANIFEST}",
+            hint="synthetic folders come from `edgegen generate`, `edgegen dalle` or a GAN run",
+        )
+    unknown = (
+        sorted({r.get("class", "") for r in records} - set(class_names) - {""})
+        if class_names and not finding_names
+        else []
+    )
     if unknown:
-        raise DataError(f"source {name}: classes {unknown} are not classes of the real data ({', '.join(class_names)})", hint="generate the real set's classes, or choose --classes")
+        raise DataError(
+            f"source {name}: classes {unknown} are not classes of the real data ({', '.join(class_names)})",
+            hint="generate the real set's classes, or choose --classes",
+        )
     images, labels, findings, skipped, kept_records = [], [], [], 0, []
     for r in records:
         path = folder / r["file"]
@@ -63,7 +75,9 @@ def load_source(name: str, folder: Path, size: int, class_names: tuple[str, ...]
         if cls in class_names:
             labels.append(class_names.index(cls))
         elif finding_names and {"normal", "abnormal"} <= set(class_names):
-            labels.append(class_names.index("normal" if list(r.get("findings") or []) == ["no_finding"] else "abnormal"))
+            labels.append(
+                class_names.index("normal" if list(r.get("findings") or []) == ["no_finding"] else "abnormal")
+            )
         else:
             labels.append(-1)
         row = np.zeros(len(finding_names), np.float32)
@@ -79,13 +93,29 @@ def load_source(name: str, folder: Path, size: int, class_names: tuple[str, ...]
     usd = [float(r["cost_usd"]) for r in records if isinstance(r.get("cost_usd"), int | float)]
     first = records[0]
     precisions = first.get("precisions")
-    precision = (precisions.get("unet") or precisions.get("generator")) if isinstance(precisions, dict) else str(first.get("precision", ""))
+    precision = (
+        (precisions.get("unet") or precisions.get("generator"))
+        if isinstance(precisions, dict)
+        else str(first.get("precision", ""))
+    )
     data = ImageSet(
-        np.stack(images)[keep], np.where(labels[keep] < 0, 0, labels[keep]), class_names or ("synthetic",), f"{name}:{folder}",
-        findings=np.stack(findings)[keep] if finding_names else None, finding_names=tuple(finding_names), patient_ids=np.array([f"{name}#{i}" for i in range(int(keep.sum()))]),
+        np.stack(images)[keep],
+        np.where(labels[keep] < 0, 0, labels[keep]),
+        class_names or ("synthetic",),
+        f"{name}:{folder}",
+        findings=np.stack(findings)[keep] if finding_names else None,
+        finding_names=tuple(finding_names),
+        patient_ids=np.array([f"{name}#{i}" for i in range(int(keep.sum()))]),
         meta={"condition": np.array([r.get("class", "") for r, ok in zip(kept_records, keep, strict=True) if ok])},
     )
-    cost = SourceCost(len(data), float(np.mean(seconds)) if seconds else None, float(np.mean(usd)) if usd else None, str(first.get("model", "")), str(first.get("backend", "cloud" if usd else "")), str(precision or ""))
+    cost = SourceCost(
+        len(data),
+        float(np.mean(seconds)) if seconds else None,
+        float(np.mean(usd)) if usd else None,
+        str(first.get("model", "")),
+        str(first.get("backend", "cloud" if usd else "")),
+        str(precision or ""),
+    )
     if skipped:
         import sys
 
@@ -93,7 +123,9 @@ def load_source(name: str, folder: Path, size: int, class_names: tuple[str, ...]
     return Source(name, folder, data, cost)
 
 
-def generate_source(name: str, spec, out_dir: Path, conditions: list[str] | None, findings: list[str] | None, progress=None) -> Path:
+def generate_source(
+    name: str, spec, out_dir: Path, conditions: list[str] | None, findings: list[str] | None, progress=None
+) -> Path:
     """Run `generate` for a source spec into out_dir (resumable; nothing is redone)."""
     from edgegen.cli.run import default_artifacts, run_config
     from edgegen.conditions import resolve_conditions
@@ -110,9 +142,17 @@ def generate_source(name: str, spec, out_dir: Path, conditions: list[str] | None
         vocab = pipe.info.vocabulary()
         conds = resolve_conditions(vocab, conditions, findings, None)
         side = pipe.config.resolution if pipe.family == "gan" else prof.generation.resolution
-        settings = GenerateSettings(spec.steps or prof.generation.steps, prof.generation.guidance_scale if spec.guidance is None else spec.guidance, prof.generation.scheduler.value, side, prof.generation.batch)
+        settings = GenerateSettings(
+            spec.steps or prof.generation.steps,
+            prof.generation.guidance_scale if spec.guidance is None else spec.guidance,
+            prof.generation.scheduler.value,
+            side,
+            prof.generation.batch,
+        )
         items = plan(conds, spec.per_class, vocab.template, spec.seed)
-        generate_images(pipe, {**facts, "backend": config.backend.value, "study_source": name}, items, settings, out_dir, progress)
+        generate_images(
+            pipe, {**facts, "backend": config.backend.value, "study_source": name}, items, settings, out_dir, progress
+        )
     finally:
         pipe.release()
     (out_dir / "source.json").write_text(json.dumps({"name": name, "spec": spec.__dict__}, indent=2))

@@ -55,7 +55,12 @@ class ClassifierSpec:
     patience: int = 3
 
     def __post_init__(self) -> None:
-        _need(self.size >= 16 and self.epochs >= 1 and self.batch_size >= 2, "size", "size ≥ 16, epochs ≥ 1, batch_size ≥ 2 needed", "fix the classifier block")
+        _need(
+            self.size >= 16 and self.epochs >= 1 and self.batch_size >= 2,
+            "size",
+            "size ≥ 16, epochs ≥ 1, batch_size ≥ 2 needed",
+            "fix the classifier block",
+        )
 
 
 @dataclass(frozen=True)
@@ -71,7 +76,12 @@ class GenerateSpec:
 
     def __post_init__(self) -> None:
         _need(self.per_class >= 1, "per_class", "must be ≥ 1", "e.g. 300")
-        _need(self.precision in ("fp32", "fp16", "int8"), "precision", f"{self.precision!r} is not fp32, fp16 or int8", "use fp32, fp16 or int8")
+        _need(
+            self.precision in ("fp32", "fp16", "int8"),
+            "precision",
+            f"{self.precision!r} is not fp32, fp16 or int8",
+            "use fp32, fp16 or int8",
+        )
 
 
 @dataclass(frozen=True)
@@ -80,7 +90,12 @@ class SourceSpec:
     generate: GenerateSpec | None = None  # or: made on demand into the study folder
 
     def __post_init__(self) -> None:
-        _need((self.folder is None) != (self.generate is None), "folder", "give exactly one of folder or generate", "a source is a folder, or a generate block")
+        _need(
+            (self.folder is None) != (self.generate is None),
+            "folder",
+            "give exactly one of folder or generate",
+            "a source is a folder, or a generate block",
+        )
 
 
 @dataclass(frozen=True)
@@ -93,11 +108,31 @@ class ArmSpec:
 
     def __post_init__(self) -> None:
         _need(self.kind in ARM_KINDS, "kind", f"{self.kind!r} is not an arm kind", f"use one of {', '.join(ARM_KINDS)}")
-        _need(self.kind == "real-only" or bool(self.sources), "sources", f"a {self.kind} arm needs sources", "name one or more sources")
-        _need(self.kind != "real-only" or not self.sources, "sources", "a real-only arm takes no sources", "remove sources")
+        _need(
+            self.kind == "real-only" or bool(self.sources),
+            "sources",
+            f"a {self.kind} arm needs sources",
+            "name one or more sources",
+        )
+        _need(
+            self.kind != "real-only" or not self.sources,
+            "sources",
+            "a real-only arm takes no sources",
+            "remove sources",
+        )
         _need(all(r >= 0 for r in self.ratios), "ratios", "ratios must be ≥ 0", "e.g. [0.5, 1.0, 2.0]")
-        _need(all(0 < f <= 1 for f in self.real_fractions), "real_fractions", "fractions must be in (0, 1]", "e.g. [0.1, 0.25, 1.0]")
-        _need(self.synthetic_classes in ("balanced", "proportional"), "synthetic_classes", f"{self.synthetic_classes!r}", "use balanced or proportional")
+        _need(
+            all(0 < f <= 1 for f in self.real_fractions),
+            "real_fractions",
+            "fractions must be in (0, 1]",
+            "e.g. [0.1, 0.25, 1.0]",
+        )
+        _need(
+            self.synthetic_classes in ("balanced", "proportional"),
+            "synthetic_classes",
+            f"{self.synthetic_classes!r}",
+            "use balanced or proportional",
+        )
 
 
 @dataclass(frozen=True)
@@ -119,7 +154,12 @@ class StudySpec:
         _need(self.seeds >= 1, "seeds", "must be ≥ 1", "e.g. 3")
         _need(bool(self.arms), "arms", "no arms", "add at least one arm, e.g. {kind: real-only}")
         unknown = sorted({s for a in self.arms for s in a.sources} - set(self.sources))
-        _need(not unknown, "arms", f"unknown source(s) {', '.join(unknown)}", f"define them under sources (have: {', '.join(self.sources) or 'none'})")
+        _need(
+            not unknown,
+            "arms",
+            f"unknown source(s) {', '.join(unknown)}",
+            f"define them under sources (have: {', '.join(self.sources) or 'none'})",
+        )
 
 
 def parse_spec(raw: dict, where: str = "study spec") -> StudySpec:
@@ -156,7 +196,11 @@ def default_spec() -> StudySpec:
         name="default: pediatric normal/pneumonia, diffusion FP32 vs INT8 vs GAN",
         real=RealSpec("kermany-128"),
         classes=("normal", "pneumonia"),
-        sources={"diffusion-fp32": gen(precision="fp32"), "diffusion-int8": gen(precision="int8"), "gan": gen(model="gan", precision="fp32")},
+        sources={
+            "diffusion-fp32": gen(precision="fp32"),
+            "diffusion-int8": gen(precision="int8"),
+            "gan": gen(model="gan", precision="fp32"),
+        },
         arms=(
             ArmSpec("real-only"),
             ArmSpec("synthetic-only", ("diffusion-fp32", "diffusion-int8", "gan")),

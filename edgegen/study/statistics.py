@@ -38,8 +38,18 @@ def class_metrics(probs: np.ndarray, y: np.ndarray) -> dict[str, float]:
         rec = np.where(cm.sum(1) > 0, tp / cm.sum(1), 0.0)
         f1 = np.where(prec + rec > 0, 2 * prec * rec / (prec + rec), 0.0)
     present = cm.sum(1) > 0
-    au = auroc((y == 1).astype(int), probs[:, 1]) if k == 2 else float(np.nanmean([auroc((y == c).astype(int), probs[:, c]) for c in range(k)]))
-    return {"accuracy": float(tp.sum() / max(len(y), 1)), "precision": float(prec[present].mean()), "recall": float(rec[present].mean()), "f1": float(f1[present].mean()), "auroc": au}
+    au = (
+        auroc((y == 1).astype(int), probs[:, 1])
+        if k == 2
+        else float(np.nanmean([auroc((y == c).astype(int), probs[:, c]) for c in range(k)]))
+    )
+    return {
+        "accuracy": float(tp.sum() / max(len(y), 1)),
+        "precision": float(prec[present].mean()),
+        "recall": float(rec[present].mean()),
+        "f1": float(f1[present].mean()),
+        "auroc": au,
+    }
 
 
 def finding_metrics(probs: np.ndarray, y: np.ndarray, names: tuple[str, ...]) -> dict[str, float]:
@@ -75,7 +85,9 @@ def _est(point: float, samples: list[float]) -> Estimate:
     return Estimate(round(float(point), 6), round(float(lo), 6), round(float(hi), 6))
 
 
-def setting_estimate(probs_by_seed: list[np.ndarray], y: np.ndarray, finding_names=(), bootstrap: int = 1000, seed: int = 0) -> SettingEstimate:
+def setting_estimate(
+    probs_by_seed: list[np.ndarray], y: np.ndarray, finding_names=(), bootstrap: int = 1000, seed: int = 0
+) -> SettingEstimate:
     per_seed = [metrics(p, y, finding_names) for p in probs_by_seed]
     keys = list(per_seed[0])
     point = {k: float(np.nanmean([m[k] for m in per_seed])) for k in keys}
@@ -84,7 +96,11 @@ def setting_estimate(probs_by_seed: list[np.ndarray], y: np.ndarray, finding_nam
         reps = [metrics(p[idx], y[idx], finding_names) for p in probs_by_seed]
         for k in keys:
             samples[k].append(float(np.nanmean([m[k] for m in reps])))
-    return SettingEstimate(len(probs_by_seed), {k: _est(point[k], samples[k]) for k in keys}, {k: [round(m[k], 6) for m in per_seed] for k in keys})
+    return SettingEstimate(
+        len(probs_by_seed),
+        {k: _est(point[k], samples[k]) for k in keys},
+        {k: [round(m[k], 6) for m in per_seed] for k in keys},
+    )
 
 
 @dataclass(frozen=True)
@@ -95,7 +111,9 @@ class Delta:
     significant: bool  # the interval excludes 0
 
 
-def paired_deltas(arm: list[np.ndarray], base: list[np.ndarray], y: np.ndarray, finding_names=(), bootstrap: int = 1000, seed: int = 0) -> dict[str, Delta]:
+def paired_deltas(
+    arm: list[np.ndarray], base: list[np.ndarray], y: np.ndarray, finding_names=(), bootstrap: int = 1000, seed: int = 0
+) -> dict[str, Delta]:
     """Seeds are paired by index (seed k of the arm with seed k of real-only) when both have it."""
     k = min(len(arm), len(base))
     arm, base = arm[:k], base[:k]

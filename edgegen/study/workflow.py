@@ -30,14 +30,25 @@ def source_quality(state, size: int = 128) -> dict[str, dict]:
     for name, src in state.sources.items():
         pool = load_image_pool(src.folder, size)
         res = assess_quality(pool, held, None, net, bootstrap=100, floor_cache=floors)
-        bits = [f"{q.condition}: KID {q.kid.value:.4f} (floor {q.kid_floor.value:.4f}), detectability {q.detectability.auroc.value:.2f} (floor {q.detectability_floor.auroc.value:.2f})" for q in res.conditions if not q.skipped]
+        bits = [
+            f"{q.condition}: KID {q.kid.value:.4f} (floor {q.kid_floor.value:.4f}), detectability "
+            f"{q.detectability.auroc.value:.2f} (floor {q.detectability_floor.auroc.value:.2f})"
+            for q in res.conditions
+            if not q.skipped
+        ]
         from edgegen.schema import to_plain
 
         out[name] = {"summary": "; ".join(bits) or "not scored", "detail": to_plain(res.conditions)}
     return out
 
 
-def run_study(spec: StudySpec, out: Path, progress: Callable[[str], None] = lambda _m: None, unit_progress=None, ray_address: str | None = None) -> StudyOutcome:
+def run_study(
+    spec: StudySpec,
+    out: Path,
+    progress: Callable[[str], None] = lambda _m: None,
+    unit_progress=None,
+    ray_address: str | None = None,
+) -> StudyOutcome:
     import json
 
     from edgegen.schema import to_plain

@@ -10,7 +10,17 @@ import psutil
 
 # Features that change which precision pays off on CPU: VNNI makes INT8 dot products fast;
 # without avx512_bf16/AMX, bf16 is emulated and slower than fp32.
-INTERESTING_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_bf16", "amx_int8", "asimd", "sve")
+INTERESTING_FLAGS = (
+    "avx2",
+    "avx512f",
+    "avx512_vnni",
+    "avx_vnni",
+    "avx512_bf16",
+    "amx_bf16",
+    "amx_int8",
+    "asimd",
+    "sve",
+)
 
 
 @dataclass(frozen=True)

@@ -28,5 +28,9 @@ def detect_jetson(release: Path = TEGRA_RELEASE, model_file: Path = DEVICE_TREE_
     if not release.is_file():
         return None
     l4t = parse_tegra_release(release.read_text(errors="replace")) or "unknown"
-    model = model_file.read_bytes().rstrip(b"\x00").decode(errors="replace").strip() if model_file.is_file() else "NVIDIA Jetson (unknown model)"
+    model = (
+        model_file.read_bytes().rstrip(b"\x00").decode(errors="replace").strip()
+        if model_file.is_file()
+        else "NVIDIA Jetson (unknown model)"
+    )
     return JetsonInfo(model=model, l4t=l4t)

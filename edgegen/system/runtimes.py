@@ -58,7 +58,9 @@ def probe_onnxruntime() -> RuntimeStatus:
 
 def probe_tensorrt(has_gpu: bool) -> RuntimeStatus:
     if importlib.util.find_spec("tensorrt") is None:
-        return RuntimeStatus("tensorrt", False, None, "tensorrt not installed (pip install 'edgegen[gpu]' on an NVIDIA machine)")
+        return RuntimeStatus(
+            "tensorrt", False, None, "tensorrt not installed (pip install 'edgegen[gpu]' on an NVIDIA machine)"
+        )
     try:
         trt = importlib.import_module("tensorrt")
     except Exception as exc:  # noqa: BLE001

@@ -56,7 +56,9 @@ class FinetuneConfig:
         if self.resolution % 8:
             raise UsageError(f"--resolution {self.resolution} is not a multiple of 8")
         if self.lora_rank and self.train_text_encoder:
-            raise UsageError("--lora-rank and --train-text-encoder cannot be combined", hint="LoRA adapts the UNet only")
+            raise UsageError(
+                "--lora-rank and --train-text-encoder cannot be combined", hint="LoRA adapts the UNet only"
+            )
         if min(self.max_steps, self.batch_size, self.grad_accum) < 1:
             raise UsageError("--max-steps, --batch-size and --grad-accum must be ≥ 1")
         if self.snr_gamma is not None and self.snr_gamma <= 0:
@@ -64,7 +66,11 @@ class FinetuneConfig:
 
     def fingerprint(self, data_hash: str, model_hash: str) -> str:
         """What a checkpoint must match to be resumed (max_steps may grow, so it is left out)."""
-        relevant = {k: v for k, v in asdict(self).items() if k not in ("max_steps", "checkpoint_every", "device") and not (k == "snr_gamma" and v is None)}
+        relevant = {
+            k: v
+            for k, v in asdict(self).items()
+            if k not in ("max_steps", "checkpoint_every", "device") and not (k == "snr_gamma" and v is None)
+        }
         blob = json.dumps({"config": relevant, "data": data_hash, "model": model_hash}, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()
 
@@ -91,7 +97,9 @@ def pick_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def _batch_indices(groups: np.ndarray, n_classes: int, batch: int, balanced: bool, gen: torch.Generator) -> torch.Tensor:
+def _batch_indices(
+    groups: np.ndarray, n_classes: int, batch: int, balanced: bool, gen: torch.Generator
+) -> torch.Tensor:
     if not balanced:
         return torch.randint(0, len(groups), (batch,), generator=gen)
     by_class = [np.flatnonzero(groups == c) for c in range(n_classes)]
@@ -228,7 +236,9 @@ def finetune_pipeline(
             noisy = noise_scheduler.add_noise(latents, noise, t)
             target = noise if prediction == "epsilon" else noise_scheduler.get_velocity(latents, noise, t)
             pred = unet(noisy, t, encoder_hidden_states=emb).sample
-            per_sample = torch.nn.functional.mse_loss(pred.float(), target.float(), reduction="none").mean(dim=(1, 2, 3))
+            per_sample = torch.nn.functional.mse_loss(pred.float(), target.float(), reduction="none").mean(
+                dim=(1, 2, 3)
+            )
             if config.snr_gamma is not None:
                 per_sample = per_sample * _min_snr_weight(noise_scheduler, t, config.snr_gamma, prediction)
             loss = per_sample.mean() / config.grad_accum
@@ -267,7 +277,12 @@ def finetune_pipeline(
         "class_names": list(vocab.class_names),
         "prompts": prompts[:-1],
         "conditioning": vocab.to_dict(),
-        "data": {"source": data.source, "sha256": data.content_hash(), "counts": data.class_counts(), "findings": data.finding_counts()},
+        "data": {
+            "source": data.source,
+            "sha256": data.content_hash(),
+            "counts": data.class_counts(),
+            "findings": data.finding_counts(),
+        },
         "base_model_sha256": model_hash,
         **(extra_card or {}),
     }
@@ -278,4 +293,13 @@ def finetune_pipeline(
         pipe.save_pretrained(tmp, safe_serialization=True)
         (tmp / TRAINING_CARD).write_text(json.dumps(card, indent=2, default=str) + "\n")
     shutil.rmtree(ckpt_path, ignore_errors=True)
-    return FinetuneResult(Path(out_dir), step, start_step, mode, sum(p.numel() for p in params), final_loss, time.perf_counter() - started, curve)
+    return FinetuneResult(
+        Path(out_dir),
+        step,
+        start_step,
+        mode,
+        sum(p.numel() for p in params),
+        final_loss,
+        time.perf_counter() - started,
+        curve,
+    )

@@ -33,4 +33,6 @@ def encode_prompts(tokenizer, text_encoder, prompts: list[str], device: torch.de
 
 
 def tokenize(tokenizer, prompts: list[str]) -> torch.Tensor:
-    return tokenizer(prompts, padding="max_length", max_length=tokenizer.model_max_length, truncation=True, return_tensors="pt").input_ids
+    return tokenizer(
+        prompts, padding="max_length", max_length=tokenizer.model_max_length, truncation=True, return_tensors="pt"
+    ).input_ids

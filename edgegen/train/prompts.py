@@ -9,5 +9,8 @@ DEFAULT_TEMPLATE = "a chest X-ray, frontal view, {class}"
 
 def class_prompt(template: str, class_name: str) -> str:
     if "{class}" not in template:
-        raise UsageError(f"prompt template {template!r} has no {{class}} placeholder", hint='e.g. "a chest X-ray, frontal view, {class}"')
+        raise UsageError(
+            f"prompt template {template!r} has no {{class}} placeholder",
+            hint='e.g. "a chest X-ray, frontal view, {class}"',
+        )
     return template.replace("{class}", class_name.replace("_", " "))

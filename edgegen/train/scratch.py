@@ -64,7 +64,9 @@ def train_vae(
     vae.to(device).train().requires_grad_(True)
     opt = torch.optim.AdamW(vae.parameters(), lr=config.lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, config.steps)
-    fingerprint = hashlib.sha256(json.dumps({"vae": asdict(config), "data": data.content_hash(), "res": resolution}, sort_keys=True).encode()).hexdigest()
+    fingerprint = hashlib.sha256(
+        json.dumps({"vae": asdict(config), "data": data.content_hash(), "res": resolution}, sort_keys=True).encode()
+    ).hexdigest()
     first = 1
     if checkpoint is not None and (found := load_checkpoint(checkpoint, fingerprint)) is not None:
         done, state = found
@@ -95,7 +97,12 @@ def train_vae(
         if progress is not None:
             progress(step, config.steps, loss.item())
         if checkpoint is not None and step % checkpoint_every == 0 and step < config.steps:
-            save_checkpoint(checkpoint, step, fingerprint, {"vae": vae.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(), "gen": gen.get_state()})
+            save_checkpoint(
+                checkpoint,
+                step,
+                fingerprint,
+                {"vae": vae.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(), "gen": gen.get_state()},
+            )
     vae.eval().requires_grad_(False)
     with torch.no_grad():
         x = images[:256].to(device)
@@ -137,7 +144,16 @@ def train_from_scratch(
             import shutil
 
             shutil.rmtree(vae_ckpt, ignore_errors=True)
-        vae_result = train_vae(pipe.vae, data, unet_config.resolution, vae_config, device, vae_progress, vae_ckpt, unet_config.checkpoint_every)
+        vae_result = train_vae(
+            pipe.vae,
+            data,
+            unet_config.resolution,
+            vae_config,
+            device,
+            vae_progress,
+            vae_ckpt,
+            unet_config.checkpoint_every,
+        )
         pipe.vae.to("cpu")
         with atomic_dir(stage) as tmp:
             pipe.vae.save_pretrained(tmp, safe_serialization=True)

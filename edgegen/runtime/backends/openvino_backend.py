@@ -16,14 +16,19 @@ def require_openvino():
     try:
         import openvino as ov
     except ImportError:
-        raise BackendUnavailableError("openvino not installed", hint="run `make openvino` (pip install 'edgegen[openvino]'), or use --backend ort-cpu") from None
+        raise BackendUnavailableError(
+            "openvino not installed",
+            hint="run `make openvino` (pip install 'edgegen[openvino]'), or use --backend ort-cpu",
+        ) from None
     return ov
 
 
 class OpenVinoRunner(Runner):
     name = "openvino"
 
-    def __init__(self, model_path: Path, precision: Precision = Precision.FP32, threads: int | None = None, device: str = "CPU") -> None:
+    def __init__(
+        self, model_path: Path, precision: Precision = Precision.FP32, threads: int | None = None, device: str = "CPU"
+    ) -> None:
         super().__init__()
         self.model_path, self.precision, self.threads, self.device = Path(model_path), precision, threads, device
         self.compiled = self.request = None
@@ -32,7 +37,9 @@ class OpenVinoRunner(Runner):
         ov = require_openvino()
         core = ov.Core()
         if self.device not in core.available_devices:
-            raise BackendUnavailableError(f"OpenVINO device {self.device} not present (have: {', '.join(core.available_devices)})", hint="use CPU")
+            raise BackendUnavailableError(
+                f"OpenVINO device {self.device} not present (have: {', '.join(core.available_devices)})", hint="use CPU"
+            )
         config = {"PERFORMANCE_HINT": "LATENCY"}
         if self.precision is Precision.FP32:
             # On CPUs with native bf16 (AVX512_BF16, AMX) OpenVINO silently computes in bf16 by

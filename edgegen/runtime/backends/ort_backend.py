@@ -13,7 +13,13 @@ from edgegen.types import Backend, Precision
 
 
 class OrtRunner(Runner):
-    def __init__(self, onnx_path: Path, backend: Backend = Backend.ORT_CPU, precision: Precision = Precision.FP32, threads: int | None = None) -> None:
+    def __init__(
+        self,
+        onnx_path: Path,
+        backend: Backend = Backend.ORT_CPU,
+        precision: Precision = Precision.FP32,
+        threads: int | None = None,
+    ) -> None:
         super().__init__()
         self.onnx_path, self.backend, self.precision, self.threads = Path(onnx_path), backend, precision, threads
         self.name = backend.value
@@ -38,7 +44,14 @@ class OrtRunner(Runner):
             if p == "TensorrtExecutionProvider":
                 cache = str(self.onnx_path.parent / "engines" / "ort-trt")
                 Path(cache).mkdir(parents=True, exist_ok=True)
-                provider_args.append((p, tensorrt_provider_options(cache, self.precision is not Precision.FP32, self.precision is Precision.INT8)))
+                provider_args.append(
+                    (
+                        p,
+                        tensorrt_provider_options(
+                            cache, self.precision is not Precision.FP32, self.precision is Precision.INT8
+                        ),
+                    )
+                )
             else:
                 provider_args.append(p)
         self.session = ort.InferenceSession(str(self.onnx_path), opts, providers=provider_args)

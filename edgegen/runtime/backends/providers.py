@@ -18,9 +18,13 @@ def choose_providers(backend: Backend, available: list[str], has_gpu: bool) -> l
     head = wanted[0]
     if head not in available:
         alt = "install onnxruntime-gpu (`make gpu`)" if head != "CPUExecutionProvider" else "reinstall onnxruntime"
-        raise BackendUnavailableError(f"{backend.value} needs {head}, which this onnxruntime build lacks", hint=f"{alt}, or use --backend ort-cpu")
+        raise BackendUnavailableError(
+            f"{backend.value} needs {head}, which this onnxruntime build lacks", hint=f"{alt}, or use --backend ort-cpu"
+        )
     if head != "CPUExecutionProvider" and not has_gpu:
-        raise BackendUnavailableError(f"{backend.value} needs an NVIDIA GPU and none is visible", hint="use --backend ort-cpu")
+        raise BackendUnavailableError(
+            f"{backend.value} needs an NVIDIA GPU and none is visible", hint="use --backend ort-cpu"
+        )
     return [p for p in wanted if p in available]
 
 

@@ -11,7 +11,9 @@ from edgegen.runtime.backends.base import Runner
 class TorchRunner(Runner):
     name = "torch"
 
-    def __init__(self, spec, device: str = "cpu", half: bool = False, threads: int | None = None, compile: bool = False) -> None:
+    def __init__(
+        self, spec, device: str = "cpu", half: bool = False, threads: int | None = None, compile: bool = False
+    ) -> None:
         super().__init__()
         self.spec, self.device, self.half, self.threads, self.compile = spec, device, half, threads, compile
         self.name = "torch-compile" if compile else "torch"

@@ -10,7 +10,14 @@ import numpy as np
 
 from edgegen.runtime.backends.base import Runner
 
-_TORCH_DTYPES = {"FLOAT": "float32", "HALF": "float16", "INT32": "int32", "INT64": "int64", "BOOL": "bool", "INT8": "int8"}
+_TORCH_DTYPES = {
+    "FLOAT": "float32",
+    "HALF": "float16",
+    "INT32": "int32",
+    "INT64": "int64",
+    "BOOL": "bool",
+    "INT8": "int8",
+}
 
 
 class TrtRunner(Runner):
@@ -32,7 +39,10 @@ class TrtRunner(Runner):
         if self.engine is None:
             from edgegen.errors import ArtifactError
 
-            raise ArtifactError(f"{self.engine_path} is not a TensorRT engine for this GPU/TensorRT version", hint="rebuild with `edgegen build`")
+            raise ArtifactError(
+                f"{self.engine_path} is not a TensorRT engine for this GPU/TensorRT version",
+                hint="rebuild with `edgegen build`",
+            )
         self.context = self.engine.create_execution_context()
         self.stream = torch.cuda.Stream()
         names = [self.engine.get_tensor_name(i) for i in range(self.engine.num_io_tensors)]
