@@ -154,6 +154,11 @@ def test_embedded_datasets():
     counts = nih.finding_counts()
     assert counts["pleural_effusion"]["positive"] == 109 and counts["enlarged_cardiac_silhouette"]["positive"] == 53
     assert counts["lung_opacity"]["positive"] == 270  # Infiltration OR Consolidation
+    # every per-image key travels as metadata: NIH view, age, sex, follow-up, official split, file name
+    assert set(nih.meta["view"]) == {"AP", "PA"} and set(nih.meta["sex"]) == {"F", "M"}
+    assert set(nih.meta["official_split"]) <= {"train_val", "test"} and nih.meta["file_name"][0].endswith(".png")
+    assert int(nih.meta["age"][0]) > 0 and "Effusion" in "|".join(nih.meta["finding_labels"])
+    assert set(test.meta["subtype"]) == {"normal", "bacteria", "virus"}  # Kermany: bacterial / viral pneumonia
     both = load_dataset("kermany-128+nih-cxr14-128", "test", 32)
     assert len(both) == 312 + 320 and set(both.meta["population"]) == {"adult", "pediatric"}
     assert np.isnan(

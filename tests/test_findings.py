@@ -137,3 +137,51 @@ def test_multilabel_report_known_answers():
     one_class = np.array([[0], [0], [0]], np.float32)
     r = multilabel_report(np.array([[0.1], [0.2], [0.3]]), one_class, ("c",), bootstrap=0)
     assert r.per_finding["c"].auroc is None and r.macro_auroc is None and r.macro_over == ()
+
+
+def test_a_user_findings_map_renames_columns_for_every_command(tmp_path, monkeypatch, run_cli):
+    import yaml
+
+    from edgegen.data.findings import FINDINGS_MAP, FINDINGS_MAP_ENV, use_findings_map
+
+    monkeypatch.delenv(FINDINGS_MAP_ENV, raising=False)
+    raw = yaml.safe_load(FINDINGS_MAP.read_text())
+    raw["findings"]["pleural_effusion"]["sources"]["chexpert"] = ["Effusion (pleural)"]  # a site's own column name
+    mine = tmp_path / "map.yaml"
+    mine.write_text(yaml.safe_dump(raw))
+    header = "Path,Sex,Age,No Finding,Atelectasis,Cardiomegaly,Effusion (pleural),Lung Opacity,Consolidation,Edema"
+    path = _chexpert_csv(tmp_path, ["0,1,0,1,1,0,", "1,0,0,0,0,0,0"], header=header)
+    with pytest.raises(DataError, match="column 'Effusion \\(pleural\\)' is neither a finding"):
+        load_dataset(str(path), "train", 16)  # the embedded map does not know the column
+    try:
+        use_findings_map(mine)
+        data = load_dataset(str(path), "train", 16)
+        assert data.findings[:, data.finding_names.index("pleural_effusion")].tolist() == [1.0, 0.0]
+    finally:
+        use_findings_map(None)
+    # on the command line: a broken map is a one-line data error with its exit code, and nothing runs
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("findings: [not, a, mapping]\n")
+    code, _, err = run_cli("--findings-map", str(bad), "profiles", "list")
+    assert code == DataError.exit_code and "needs a 'findings' mapping" in err and err.count("\n") == 1
+    monkeypatch.delenv(FINDINGS_MAP_ENV, raising=False)
+
+
+def test_bad_findings_input_on_the_command_line_writes_nothing(tmp_path, run_cli):
+    path = _chexpert_csv(tmp_path, ["0,2,0,,1,0,"])  # a label outside {1, 0, -1, blank}
+    out = tmp_path / "clf"
+    code, _, err = run_cli("train-classifier", "--out", str(out), "--data", str(path), "--task", "findings")
+    assert code == DataError.exit_code and "value '2' is not 1, 0, -1 or blank" in err and err.count("\n") == 1
+    code, _, err = run_cli(
+        "train-classifier",
+        "--out",
+        str(out),
+        "--data",
+        "nih-cxr14-128",
+        "--task",
+        "findings",
+        "--finding",
+        "tuberculosis",
+    )
+    assert code == UsageError.exit_code and "unknown finding 'tuberculosis'" in err and err.count("\n") == 1
+    assert not out.exists() and not (tmp_path / "g").exists()

@@ -8,6 +8,9 @@ import sys
 # diffusers warns on every import that optimum-onnx also provides 'optimum'; users need not see it.
 os.environ.setdefault("DIFFUSERS_VERBOSITY", "error")
 
+from pathlib import Path  # noqa: E402
+from typing import Annotated  # noqa: E402
+
 import typer  # noqa: E402
 
 from edgegen.cli import (
@@ -34,6 +37,27 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+
+
+@app.callback()
+def _global_options(
+    findings_map: Annotated[
+        Path | None,
+        typer.Option(
+            "--findings-map",
+            envvar="EDGEGEN_FINDINGS_MAP",
+            help="A findings mapping YAML (same keys as edgegen/assets/findings.yaml) used by every command, "
+            "e.g. for a CheXpert / MIMIC-CXR CSV with other column names. Give it before the command.",
+        ),
+    ] = None,
+) -> None:
+    """Synthetic chest X-ray generation on the edge: export, run, benchmark and compare."""
+    if findings_map is not None:
+        from edgegen.data.findings import use_findings_map
+
+        use_findings_map(findings_map)
+
+
 app.command("bench")(bench.bench_cmd)
 app.command("report")(bench.report_cmd)
 app.command("doctor")(doctor.doctor)

@@ -32,7 +32,10 @@ def bench_cmd(
         ),
     ] = None,
     steps: int | None = None,
-    size: int | None = None,
+    size: Annotated[
+        int | None,
+        typer.Option("--size", "--resolution", help="Image side in pixels, 64 or 128 (default: the profile's)."),
+    ] = None,
     guidance: float | None = None,
     rounds: Annotated[
         int, typer.Option(help="Interleaved timing rounds (every leg once per round, rotating order).")

@@ -75,7 +75,9 @@ def train_classifier_cmd(
     synthetic_fraction: Annotated[
         float, typer.Option(help="Share of the training set that is synthetic (1.0: synthetic only).")
     ] = 0.5,
-    size: Annotated[int | None, typer.Option(help="Input side in pixels (default: the architecture's).")] = None,
+    size: Annotated[
+        int | None, typer.Option("--size", "--resolution", help="Input side in pixels (default: the architecture's).")
+    ] = None,
     epochs: int = 20,
     batch_size: int = 64,
     lr: float = 2e-3,

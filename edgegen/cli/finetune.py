@@ -25,7 +25,7 @@ def finetune_cmd(
     from_scratch: Annotated[
         bool, typer.Option(help="Train the VAE first, then the UNet (tiny presets on CPU).")
     ] = False,
-    resolution: int = 64,
+    resolution: Annotated[int, typer.Option("--resolution", "--size", help="Image side in pixels (64 or 128).")] = 64,
     max_steps: int = 1000,
     batch_size: int = 16,
     grad_accum: Annotated[int, typer.Option(help="Micro-batches per optimizer step.")] = 1,

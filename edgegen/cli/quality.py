@@ -64,7 +64,7 @@ def quality_cmd(
         typer.Option(help="The generator's training data, for memorization (default: the train split of REAL)."),
     ] = None,
     memorization: Annotated[bool, typer.Option(help="Search each synthetic image's nearest training image.")] = True,
-    size: Annotated[int, typer.Option(help="Image side the metrics run at.")] = 128,
+    size: Annotated[int, typer.Option("--size", "--resolution", help="Image side the metrics run at.")] = 128,
     features: Annotated[
         str, typer.Option(help="Feature network: 'cxr-features' (embedded) or a classifier folder.")
     ] = "cxr-features",

@@ -50,7 +50,10 @@ def create_cmd(
         bool,
         typer.Option("--second-trial", help="A second pass over the same images, with feedback after each answer."),
     ] = False,
-    size: Annotated[int, typer.Option(help="Image side in pixels (every image is re-encoded at this size).")] = 128,
+    size: Annotated[
+        int,
+        typer.Option("--size", "--resolution", help="Image side in pixels (every image is re-encoded at this size)."),
+    ] = 128,
     split: Annotated[str, typer.Option(help="Split of an embedded real set: train, val or test.")] = "test",
     seed: Annotated[int, typer.Option(help="Seed of the image selection and reading orders.")] = 0,
     reader: Annotated[

@@ -100,7 +100,9 @@ def generate_cmd(
         float | None, typer.Option(help="Classifier-free guidance scale (default: the profile's).")
     ] = None,
     scheduler: Annotated[str | None, typer.Option(help="ddim, euler or dpm++ (default: the profile's).")] = None,
-    size: Annotated[int | None, typer.Option(help="Image side in pixels (default: the profile's).")] = None,
+    size: Annotated[
+        int | None, typer.Option("--size", "--resolution", help="Image side in pixels (default: the profile's).")
+    ] = None,
     seed: int = 0,
     batch_size: Annotated[int | None, typer.Option(help="Images per pipeline call (default: the profile's).")] = None,
     dicom: Annotated[

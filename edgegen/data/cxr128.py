@@ -19,6 +19,18 @@ from edgegen.data.transforms import resize_batch
 from edgegen.errors import DataError
 
 SPLITS = ("train", "val", "test", "all")
+# Per-image keys kept as metadata (name in ImageSet.meta): Kermany's bacterial/viral subtype, NIH's
+# age / sex / follow-up number / official NIH split, and each set's original file name.
+META_KEYS = {
+    "subtype": "subtype",
+    "patient_age": "age",
+    "patient_gender": "sex",
+    "follow_up": "follow_up",
+    "nih_official_split": "official_split",
+    "kaggle_split": "official_split",
+    "image_index": "file_name",
+    "filename": "file_name",
+}
 REQUIRED = ("images", "split", "patient_id", "label_names")
 
 
@@ -54,15 +66,16 @@ def load_cxr128(
             images = (npz["images_64"] if use_64 else npz["images"])[pick]
             label_names = tuple(str(n) for n in npz["label_names"])
             patients = np.array([f"{name}:{p}" for p in npz["patient_id"][pick]])
-            view = npz["view_position"][pick].astype(str) if "view_position" in keys else np.full(len(pick), "AP")
+            view = npz["view_position"][pick].astype(str) if "view_position" in keys else np.full(len(pick), "unknown")
             raw = {k: npz[k][pick] for k in ("labels", "label", "finding_labels") if k in keys}
+            extra = {as_name: npz[key][pick].astype(str) for key, as_name in META_KEYS.items() if key in keys}
     except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
         raise DataError(f"{path}: not a readable .npz file ({type(exc).__name__})") from exc
     if len(pick) == 0:
         raise DataError(f"{path}: no images in split {split!r}")
     images = resize_batch(images.astype(np.uint8), size)
     fmap = load_findings_map()
-    meta = {"population": np.full(len(pick), population), "view": view}
+    meta = {"population": np.full(len(pick), population), "view": view, **extra}
     if "labels" in raw:  # NIH multi-hot
         multi = raw["labels"].astype(np.float32)
         columns = {n: multi[:, i] for i, n in enumerate(label_names)}

@@ -19,6 +19,7 @@ from edgegen.assets import ASSETS_DIR
 from edgegen.errors import DataError, UsageError
 
 FINDINGS_MAP = ASSETS_DIR / "findings.yaml"
+FINDINGS_MAP_ENV = "EDGEGEN_FINDINGS_MAP"
 NO_FINDING = "no_finding"
 
 
@@ -110,11 +111,32 @@ def _norm(text: str) -> str:
     return " ".join(text.replace("_", " ").replace("-", " ").lower().split())
 
 
-@lru_cache(maxsize=8)
+def use_findings_map(path: str | Path | None) -> FindingsMap:
+    """Make a user's mapping file (same keys as findings.yaml) the one every later load uses —
+    `edgegen --findings-map PATH ...` or EDGEGEN_FINDINGS_MAP. Validated at once."""
+    import os
+
+    if path is None:
+        os.environ.pop(FINDINGS_MAP_ENV, None)
+        return load_findings_map()
+    fmap = _load_findings_map(str(Path(path).expanduser().resolve()))
+    os.environ[FINDINGS_MAP_ENV] = fmap.path
+    return fmap
+
+
 def load_findings_map(path: str | None = None) -> FindingsMap:
+    """The findings map: `path`, else the one chosen with --findings-map / EDGEGEN_FINDINGS_MAP,
+    else the embedded findings.yaml."""
+    import os
+
+    return _load_findings_map(str(path or os.environ.get(FINDINGS_MAP_ENV) or FINDINGS_MAP))
+
+
+@lru_cache(maxsize=8)
+def _load_findings_map(path: str) -> FindingsMap:
     import yaml
 
-    file = Path(path).expanduser() if path else FINDINGS_MAP
+    file = Path(path).expanduser()
     try:
         raw = yaml.safe_load(file.read_text())
     except FileNotFoundError:
