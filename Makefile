@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.edgegen-installed
 
-.PHONY: bench test lint gpu openvino clean-venv
+.PHONY: bench bench-real test lint gpu openvino clean-venv
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,6 +18,11 @@ $(STAMP): pyproject.toml
 bench: $(STAMP)
 	$(BIN)/edgegen doctor
 	$(BIN)/edgegen bench --out runs/bench-latest
+
+## Real size in one command: the BK-SDM-Tiny UNet shape at 256 px (random weights: latency and
+## memory, no quality) on torch / ORT FP32 / ORT INT8 / OpenVINO FP32 / OpenVINO INT8.
+bench-real: $(STAMP)
+	bench/presets.sh bk-sdm-tiny 256
 
 ## The test suite (GPU tests skip themselves on machines without an NVIDIA GPU).
 test: $(STAMP)

@@ -71,6 +71,43 @@ def image_conditions(data, names: tuple[str, ...] | None = None) -> list[Conditi
     return out
 
 
+def with_class_findings(data):
+    """A class-labelled set (a folder of normal/ and pneumonia/, a path,label CSV) with findings
+    derived from its class names through the findings map ('normal' → no_finding, 'pneumonia' →
+    pneumonia), so models that condition on findings (the GAN) can train on it. A set that already
+    has findings is returned as it is; a class name the map does not know is a one-line error."""
+    from edgegen.data.imageset import ImageSet
+    from edgegen.errors import DataError
+
+    if data.is_multilabel:
+        return data
+    fmap = load_findings_map()
+    resolved = []
+    for name in data.class_names:
+        try:
+            resolved.append(fmap.resolve(name))
+        except UsageError:
+            raise DataError(
+                f"{data.source}: class {name!r} is not a finding of {fmap.path}",
+                hint="add it (with its aliases) to a findings map of your own and pass --findings-map",
+            ) from None
+    names = tuple(dict.fromkeys(resolved))
+    findings = np.zeros((len(data), len(names)), np.float32)
+    for i, label in enumerate(data.labels):
+        findings[i, names.index(resolved[label])] = 1.0
+    return ImageSet(
+        data.images,
+        data.labels,
+        data.class_names,
+        data.source,
+        data.skipped,
+        findings,
+        names,
+        data.patient_ids,
+        data.meta,
+    )
+
+
 def _ordered(findings: tuple[str, ...]) -> tuple[str, ...]:
     order = load_findings_map().names
     return tuple(sorted(set(findings), key=lambda f: order.index(f) if f in order else len(order)))
@@ -225,6 +262,12 @@ def resolve_conditions(
     if not out:
         raise UsageError("nothing to generate: the model names no classes", hint="pass --class NAME or --finding NAME")
     return out
+
+
+def condition_name(item: str) -> str:
+    """The folder / manifest name of a finding combination as a user types it ('cardiomegaly+effusion'
+    → 'pleural_effusion+enlarged_cardiac_silhouette'): canonical names in the mapping's order."""
+    return "+".join(_resolve_findings(load_findings_map(), item))
 
 
 def _resolve_findings(fmap, item: str) -> tuple[str, ...]:

@@ -149,3 +149,35 @@ def test_same_seed_and_condition_same_image_on_every_backend(tmp_path, tiny_gan)
         "pediatric",
         "adult",
     }
+
+
+def test_a_class_folder_conditions_the_gan_on_its_classes(tmp_path):
+    """A plain folder of normal/ and pneumonia/ (no findings columns) still trains a conditional
+    GAN: the class names map to findings; an unknown class is a one-line error."""
+    from PIL import Image
+
+    from edgegen.errors import DataError
+    from edgegen.gan.train import _conditions
+
+    for name, value in (("normal", 60), ("pneumonia", 190)):
+        (tmp_path / "data" / name).mkdir(parents=True)
+        for i in range(4):
+            Image.fromarray(np.full((32, 32), value + i, np.uint8)).save(tmp_path / "data" / name / f"{i}.png")
+    data = load_dataset(str(tmp_path / "data"), "train", 32)
+    out = tmp_path / "g"
+    train_gan(data, _cfg(2), out)
+    card = json.loads((out / "edgegen_gan.json").read_text())
+    assert card["conditioning"]["classes"] == {
+        "normal": {"population": "", "findings": ["no_finding"]},
+        "pneumonia": {"population": "", "findings": ["pneumonia"]},
+    }
+    from edgegen.conditions import with_class_findings
+    from edgegen.gan.config import GAN_PRESETS
+
+    c = _conditions(with_class_findings(data), GAN_PRESETS["gan-tiny"])
+    assert c.sum(axis=1).tolist() == [1.0] * 8 and (c[:4] != c[4:]).any()  # one slot each, per class
+    (tmp_path / "data" / "tuberculosis").mkdir()
+    Image.fromarray(np.zeros((32, 32), np.uint8)).save(tmp_path / "data" / "tuberculosis" / "0.png")
+    with pytest.raises(DataError, match="class 'tuberculosis' is not a finding"):
+        train_gan(load_dataset(str(tmp_path / "data"), "train", 32), _cfg(2), tmp_path / "g2")
+    assert not (tmp_path / "g2").exists()

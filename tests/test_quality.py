@@ -136,7 +136,7 @@ def test_planted_near_copies_are_all_found():
     assert set(range(40, 45)) <= flagged  # every planted copy is found
     assert len(flagged - set(range(40, 45))) <= 2  # and hardly any fresh image
     assert {p.synthetic_index for p in m.pixel.closest[:5]} == set(range(40, 45))
-    assert m.pixel.threshold_from.startswith("median, over 120 training images")
+    assert m.pixel.threshold_from.startswith("the higher of: p95 of 120 same-patient")
 
 
 def test_same_patient_similarity_needs_two_images():
@@ -161,3 +161,124 @@ def test_unreadable_and_non_image_files_are_reported_and_skipped(tmp_path):
     reasons = {p.split("/")[-1]: r for p, r in ((s.path, s.reason) for s in pool.skipped)}
     assert set(reasons) == {"broken.png", "weights.bin"}
     assert "not an image" in reasons["weights.bin"]
+
+
+def test_temperature_scaling_recovers_a_known_temperature():
+    from scipy.special import softmax
+
+    from edgegen.classifiers.calibration import calibrate, expected_calibration_error, fit_temperature
+
+    rng = np.random.default_rng(3)
+    true_logits = rng.normal(0, 2, (4000, 3))
+    labels = np.array([rng.choice(3, p=p) for p in softmax(true_logits, axis=1)])  # calibrated by construction
+    assert fit_temperature(true_logits, labels) == pytest.approx(1.0, abs=0.1)
+    overconfident = 3.0 * true_logits  # the same model, three times too sure of itself
+    assert fit_temperature(overconfident, labels) == pytest.approx(3.0, rel=0.1)
+    cal = calibrate(overconfident, labels, False, "constructed")
+    assert cal["ece_after"] < cal["ece_before"] and cal["ece_after"] < 0.03
+    assert expected_calibration_error(np.full(100, 0.9), np.ones(100, bool)) == pytest.approx(0.1)
+
+
+def _brightness_classifier():
+    """A classifier whose answer is known: p(bright) = sigmoid(8·(mean pixel − 0.5)) on [0, 1] input."""
+    import torch
+
+    from edgegen.classifiers.card import ClassifierCard
+
+    class Brightness(torch.nn.Module):
+        def forward(self, x):
+            m = (x * 0.25 + 0.5).mean(dim=(1, 2, 3))  # undo the card's normalisation
+            z = 8.0 * (m - 0.5)
+            return torch.stack([-z / 2, z / 2], dim=1)
+
+    return Brightness(), ClassifierCard("brightness", ("dark", "bright"), 16, 0.5, 0.25)
+
+
+def test_conditioning_fidelity_reads_mean_probability_not_a_saturating_label():
+    from scipy.special import expit
+
+    from edgegen.quality.fidelity import condition_fidelity
+
+    model, card = _brightness_classifier()
+    real = np.full((40, 16, 16), 230, np.uint8)  # clearly bright
+    faint = np.full((40, 16, 16), 150, np.uint8)  # bright, but barely: a label would still say "bright"
+    f = condition_fidelity(model, card, "bright", faint, real)
+    assert f.synthetic_called == 1.0 and f.real_called == 1.0  # a thresholded label saturates at 100%
+    assert f.synthetic_mean_prob.value == pytest.approx(expit(8 * (150 / 255 - 0.5)), abs=1e-3)
+    assert f.real_mean_prob.value == pytest.approx(expit(8 * (230 / 255 - 0.5)), abs=1e-3)
+    assert f.synthetic_mean_prob.high < f.real_mean_prob.low  # the mean probability sees the difference
+    gray = condition_fidelity(model, card, "bright", np.full((40, 16, 16), 128, np.uint8), real)
+    assert gray.synthetic_mean_prob.value == pytest.approx(0.5, abs=0.01)  # a constant mid-gray image: chance
+
+
+def test_detectability_tells_real_from_blurred_through_the_feature_network():
+    from PIL import Image, ImageFilter
+
+    from edgegen.data.load import load_dataset
+    from edgegen.quality.assess import split_halves
+    from edgegen.quality.features import FeatureNetwork
+
+    real = load_dataset("kermany-128", "test", 128)
+    ia, ib = [], []
+    for c in range(2):  # patient-disjoint halves of each class: two samples of one distribution
+        idx = np.flatnonzero(real.labels == c)
+        a_pos, b_pos = split_halves(real.patient_ids[idx], seed=c)
+        ia.append(idx[a_pos])
+        ib.append(idx[b_pos])
+    ia, ib = np.concatenate(ia), np.concatenate(ib)
+    blurred = np.stack([np.asarray(Image.fromarray(im).filter(ImageFilter.GaussianBlur(2))) for im in real.images[ib]])
+    net = FeatureNetwork()
+    _, fa = net.extract(real.images[ia])
+    _, fb = net.extract(real.images[ib])
+    _, fblur = net.extract(blurred)
+    groups = real.patient_ids[ia]
+    same = detectability(fa, fb, groups, synthetic_groups=real.patient_ids[ib], bootstrap=60)
+    assert same.auroc.low <= 0.5 <= same.auroc.high  # two real halves: indistinguishable
+    blur = detectability(fa, fblur, groups, bootstrap=60)
+    assert blur.auroc.value >= 0.95  # a 2 px Gaussian blur is obvious to the multiscale features
+
+
+def _write_folder(folder, images, names):
+    from PIL import Image
+
+    for i, (im, name) in enumerate(zip(images, names, strict=True)):
+        (folder / name).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(im).save(folder / name / f"{i:04d}.png")
+
+
+def test_quality_command_end_to_end_real_as_synthetic_and_blurred(tmp_path, run_cli):
+    """Real val images posing as synthetic score at the floor; blurred copies are spotted; the
+    report shows grids, nearest-neighbour pairs and floor bars; a flat folder is judged as 'all'."""
+    import json
+
+    from PIL import Image, ImageFilter
+
+    from edgegen.data.load import load_dataset
+
+    val = load_dataset("kermany-128", "val", 128)
+    names = [val.class_names[y] for y in val.labels]
+    _write_folder(tmp_path / "real-as-synth", val.images, names)
+    blurred = np.stack([np.asarray(Image.fromarray(im).filter(ImageFilter.GaussianBlur(2))) for im in val.images])
+    _write_folder(tmp_path / "blurred", blurred, names)
+    args = ("--split", "test", "--bootstrap", "30", "--json")
+    code, out, _ = run_cli(
+        "quality", "kermany-128", str(tmp_path / "real-as-synth"), "--out", str(tmp_path / "r"), *args
+    )
+    assert code == 0
+    res = json.loads(out)
+    pneu = next(c for c in res["conditions"] if c["condition"] == "pneumonia")
+    assert pneu["n"] >= 60 and pneu["detectability"]["auroc"]["low"] <= 0.5 + 0.15  # real vs real: near chance
+    assert pneu["kid"]["low"] <= pneu["kid_floor"]["high"]  # at the floor, within the intervals
+    assert res["memorization"]["pixel"]["near_copies"]["value"] < 0.05  # other patients: no copies
+    report = (tmp_path / "r" / "report.md").read_text()
+    assert "floor" in report and ".png" in report and (tmp_path / "r" / "report.html").stat().st_size > 10_000
+    code, out, _ = run_cli("quality", "kermany-128", str(tmp_path / "blurred"), "--no-memorization", *args)
+    blur = next(c for c in json.loads(out)["conditions"] if c["condition"] == "pneumonia")
+    assert code == 0 and blur["detectability"]["auroc"]["value"] >= 0.95
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    for i, im in enumerate(val.images[:40]):
+        Image.fromarray(im).save(flat / f"{i}.png")
+    code, out, _ = run_cli("quality", "kermany-128", str(flat), "--no-memorization", *args)
+    (only,) = json.loads(out)["conditions"]
+    assert code == 0 and only["condition"] == "all" and only["matched_by"] == "all real images" and not only["skipped"]

@@ -90,7 +90,7 @@ def run_cloud_leg(
         "size": settings.size,
         "latency": to_plain(lat),
         "latency_p50_s": lat.median if lat else None,
-        "latency_p90_s": float(np.percentile(result.latencies_s, 90)) if result.latencies_s else None,
+        "latency_p90_s": lat.p90 if lat else None,  # None below 10 samples: no honest 90th percentile
         "usd_per_image": result.spent_usd / result.generated
         if result.generated
         else prices.per_image(model, settings.size, None),

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import math
 
+from edgegen.benchmark.power import WHOLE_DEVICE_METERS
 from edgegen.benchmark.results import LegResult
+from edgegen.benchmark.summary import METER_COVERS
 
 
 def leg_seconds_per_image(summary: dict) -> float | None:
@@ -44,7 +46,9 @@ def cost_legs(results: list[LegResult], profile, image_side: int, images_per_mon
         if not s_img:
             continue
         energy = r.summary.get("energy") or {}
-        measured = energy.get("method") not in (None, "estimate") and energy.get("watts")
+        # A partial meter (RAPL: CPU package; NVML: GPU board) is not the device's power: the cost
+        # then uses the profile's whole-device load watts, and says so.
+        measured = energy.get("method") in WHOLE_DEVICE_METERS and energy.get("watts")
         watts = energy["watts"] if measured else pw.load_w
         edge = EdgeInputs(
             hw.price_usd, hw.lifetime_years, hw.utilization, watts, pw.idle_w, s_img, el.usd_per_kwh, bool(measured)
@@ -70,7 +74,17 @@ def cost_legs(results: list[LegResult], profile, image_side: int, images_per_mon
             "edge_usd_per_image_at_volume": at_volume,
             "edge_usd_per_image_full_utilization": edge_usd_per_image_at_utilization(full),
             "images_per_month": images_per_month,
-            "energy": "measured" if measured else "profile estimate",
+            "energy": (
+                f"measured ({energy['method']}, whole device)"
+                if measured
+                else f"profile estimate ({pw.load_w:g} W whole device)"
+                + (
+                    f"; {energy['method']} measured {energy['watts']:.1f} W for "
+                    f"{METER_COVERS.get(energy['method'], energy['method'])}"
+                    if energy.get("method") not in (None, "estimate") and energy.get("watts")
+                    else ""
+                )
+            ),
             "vs_cloud": vs,
         }
 

@@ -23,6 +23,12 @@ class GenSettings:
     rounds: int = 10
     calls_per_round: int = 2
     classifier_batch: int = 64
+    # Classifier calls take milliseconds: they get more rounds (paired by round with each other;
+    # the rounds past `rounds` visit the classifier legs only).
+    classifier_rounds: int = 20
+
+    def rounds_for(self, kind: str) -> int:
+        return self.classifier_rounds if kind == "classifier" else self.rounds
 
 
 @dataclass(frozen=True)

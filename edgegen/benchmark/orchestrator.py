@@ -139,9 +139,11 @@ def run_legs(
                     r.handle.call("time", batch=batch, calls=1, round=-1)
                 except WorkerFailed as exc:
                     r.fail(str(exc))
-        for k in range(gen.rounds):
-            progress(f"round {k + 1}/{gen.rounds}")
-            for name in round_order([n for n, r in live.items() if r.status == "ok"], k):
+        total = max(gen.rounds_for(r.leg.kind) for r in live.values()) if live else 0
+        for k in range(total):
+            progress(f"round {k + 1}/{total}")
+            here = [n for n, r in live.items() if r.status == "ok" and k < gen.rounds_for(r.leg.kind)]
+            for name in round_order(here, k):
                 r = live[name]
                 for batch, calls in batch_plan(r.leg, gen):
                     try:

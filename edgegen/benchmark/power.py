@@ -65,13 +65,14 @@ def integrate(samples: list[tuple[float, float]]) -> float:
 class NvmlMeter(_Sampler):
     method = "nvml"
 
-    def __init__(self, index: int = 0, interval_s: float = 0.05) -> None:
+    def __init__(self, index: int = 0, interval_s: float = 0.05, nvml=None) -> None:
         super().__init__(interval_s)
-        import pynvml
+        if nvml is None:  # `nvml`: an object with pynvml's functions (tests pass a recorded playback)
+            import pynvml as nvml
 
-        pynvml.nvmlInit()
-        self._nvml = pynvml
-        self._handle = pynvml.nvmlDeviceGetHandleByIndex(index)
+        nvml.nvmlInit()
+        self._nvml = nvml
+        self._handle = nvml.nvmlDeviceGetHandleByIndex(index)
         self.peak_mem = 0
 
     def read_watts(self) -> float:
@@ -168,3 +169,8 @@ def open_meter(prefer_gpu: bool):
 
 def estimate(seconds: float, watts: float) -> EnergyReading:
     return EnergyReading(watts * seconds, seconds, "estimate")
+
+
+# What each meter measures. Only a whole-device meter may stand in for the device's power in a cost
+# figure; a partial one (CPU package, GPU board) is reported beside the profile's whole-device watts.
+WHOLE_DEVICE_METERS = ("tegrastats",)

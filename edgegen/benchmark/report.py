@@ -51,13 +51,39 @@ def _quality_cell(q: dict | None, key: str, spec: str) -> str:
     return "; ".join(cells) or "–"
 
 
+def _cloud_row(r: LegResult) -> list[str]:
+    s, q = r.summary, r.quality or {}
+    lat = s.get("latency") or {}
+    p90 = f", p90 {lat['p90']:.2f}" if lat.get("p90") is not None else ""
+    usd = _f(s.get("usd_per_image"), "${:.4f}")
+    return [
+        r.name,
+        "ok",
+        "–",
+        f"{_f(lat.get('median'), '{:.2f}')} (n={lat.get('n', 0)}{p90}; network round trip, {s.get('size')})",
+        "–",
+        "–",
+        "–",
+        "not measurable (cloud)",
+        "–",
+        _quality_cell(q, "kid", "{:.4f}"),
+        _quality_cell(q, "detectability", "{:.2f}"),
+        "–",
+        f"{usd} (billed)",
+        f"{usd} (billed)",
+    ]
+
+
 def gen_rows(results: BenchResults) -> list[list[str]]:
     rows = []
     for r in results.legs:
-        if r.kind not in ("sd", "gan", "optimum"):
+        if r.kind not in ("sd", "gan", "optimum", "cloud"):
             continue
         if r.status != "ok":
             rows.append([r.name, r.status, r.error or "", *[""] * 11])
+            continue
+        if r.kind == "cloud":
+            rows.append(_cloud_row(r))
             continue
         s, q, c = r.summary, r.quality or {}, r.cost or {}
         energy = s.get("energy") or {}
@@ -138,8 +164,27 @@ CLF_HEADER = ["leg", "status", "images/s (batch 64)", "accuracy [95% CI]", "AURO
 
 def cost_rows(results: BenchResults) -> list[list[str]]:
     rows = []
+    side = results.settings.get("size")
     for r in results.legs:
         c = r.cost or {}
+        if r.kind == "cloud" and r.status == "ok":
+            size = r.summary.get("size") or ""
+            match = (
+                "like for like" if size == f"{side}x{side}" else f"not like for like: edge {side} px vs cloud {size}"
+            )
+            rows.append(
+                [
+                    r.name,
+                    _f((r.summary.get("latency") or {}).get("median"), "{:.2f} (latency)"),
+                    "–",
+                    "–",
+                    f"{r.name.split('/', 1)[-1]} {size} (measured)",
+                    _f(c.get("usd_per_image"), "${:.4f}"),
+                    "–",
+                    match,
+                ]
+            )
+            continue
         for v in c.get("vs_cloud", []):
             rows.append(
                 [
@@ -279,7 +324,75 @@ def plots(results: BenchResults) -> dict[str, bytes]:
         grid = _leg_images(r)
         if grid is not None:
             out[f"grid_{r.name.replace('/', '_')}.png"] = png_bytes(image_grid(grid, cols=6))
+    side_by_side = _all_legs_grid([r for r in results.legs if r.status == "ok"], plt)
+    if side_by_side is not None:
+        out["grid_all_legs.png"] = side_by_side
     return out
+
+
+def _all_legs_grid(legs: list[LegResult], plt, per_condition: int = 4) -> bytes | None:
+    """One figure: a row per leg, the same seeds and conditions in every column."""
+    rows = []
+    for r in legs:
+        path = (r.raw or {}).get("quality_file")
+        if not path or not Path(path).is_file():
+            continue
+        data = np.load(path)
+        conds, seeds = data["conditions"].tolist(), data["seeds"].tolist()
+        rows.append((r.name, data["images"], conds, seeds))
+    if not rows:
+        return None
+    columns = []  # (condition, seed) pairs, in the reference leg's order
+    for cond in dict.fromkeys(rows[0][2]):
+        columns += [(c, s) for c, s in zip(rows[0][2], rows[0][3], strict=True) if c == cond][:per_condition]
+    fig, axes = plt.subplots(len(rows), len(columns), figsize=(1.1 * len(columns) + 1.6, 1.1 * len(rows) + 0.4))
+    axes = np.atleast_2d(axes)
+    for i, (name, images, conds, seeds) in enumerate(rows):
+        where = {(c, s): k for k, (c, s) in enumerate(zip(conds, seeds, strict=True))}
+        for j, key in enumerate(columns):
+            ax = axes[i, j]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            k = where.get(key)
+            if k is None:  # e.g. a cloud leg with fewer images
+                ax.set_facecolor("#eee")
+            else:
+                ax.imshow(images[k], cmap="gray", vmin=0, vmax=255)
+            if i == 0:
+                ax.set_title(key[0][:18], fontsize=6)
+            if j == 0:
+                ax.set_ylabel(name, fontsize=6, rotation=0, ha="right", va="center")
+    fig.subplots_adjust(left=0.16, right=0.99, top=0.95, bottom=0.01, wspace=0.04, hspace=0.04)
+    png = fig_png(fig)
+    plt.close(fig)
+    return png
+
+
+def _assumed_lines() -> list[str]:
+    from edgegen.benchmark.costing import assumed_rows
+    from edgegen.profiles import load_profile, profile_names
+
+    rows = assumed_rows([load_profile(n) for n in profile_names()])
+    if not rows:
+        return [
+            "No device profile carries a reference speed (`reference_speed` in profiles/*.yaml), so no cost is "
+            "shown for devices this run did not measure. For your own device: "
+            "`edgegen cost --profile P --seconds-per-image S` with a speed you measured (label it as such)."
+        ]
+    return [
+        md_table(
+            ["profile", "s/image", "$/img at full use", "status"],
+            [
+                [
+                    r["profile"],
+                    _f(r["seconds_per_image"], "{:.2f}"),
+                    _f(r["usd_per_image_full_utilization"], "${:.5f}"),
+                    r["status"],
+                ]
+                for r in rows
+            ],
+        )
+    ]
 
 
 def markdown(results: BenchResults, images: dict[str, str]) -> str:
@@ -322,7 +435,13 @@ def markdown(results: BenchResults, images: dict[str, str]) -> str:
         f"({features}) against held-out real images of the same condition; each "
         "figure beside its real-vs-real floor (two disjoint real samples, same size). "
         "See `edgegen quality` for the full set (PRDC, diversity, memorization).",
-        *(f"![images {n}]({src})" for n, src in images.items() if n.startswith("grid_")),
+        *(
+            [f"![every leg, same seeds]({images['grid_all_legs.png']})"]
+            if "grid_all_legs.png" in images
+            else [f"![images {n}]({src})" for n, src in images.items() if n.startswith("grid_")]
+        ),
+        "Each row of the grid is one leg (label at left), each column one seed and condition: the same "
+        "seeds on every leg, so rows differ only by backend and precision (GAN rows by family).",
         "## Classifier legs (real test set)",
         md_table(CLF_HEADER, classifier_rows(results)),
         "## Cost per image (each leg from its own throughput)",
@@ -330,6 +449,8 @@ def markdown(results: BenchResults, images: dict[str, str]) -> str:
         f"At {settings['images_per_month']:.0f} images/month; a leg that cannot "
         "make that volume on one box is costed with as many boxes as it needs. "
         "Cloud options are paired at the nearest priced size; a size mismatch is stated in the last column.",
+        "### Other device profiles (assumed speeds, not measured in this run)",
+        *_assumed_lines(),
         "## Energy",
         *(f"- {e}" for e in energies or ["no leg reported energy"]),
         "## Plots",

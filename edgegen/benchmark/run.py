@@ -38,6 +38,7 @@ class BenchConfig:
     quality: bool = True
     rounds: int = 10
     calls_per_round: int = 2
+    classifier_rounds: int = 20
     batch_sizes: tuple[int, ...] = (1, 4)
     gan_batch_sizes: tuple[int, ...] = (1, 64)
     cloud: CloudLegConfig | None = None
@@ -250,10 +251,10 @@ def run_bench(config: BenchConfig, progress: Callable[[str], None] = lambda _m: 
     info = exported.manifest.pipeline or {}
     conditions, template = _conditions(info)
     gen = GenSettings(
-        steps=config.steps or profile.generation.steps,
+        steps=profile.generation.steps if config.steps is None else config.steps,
         guidance_scale=profile.generation.guidance_scale if config.guidance is None else config.guidance,
         scheduler=profile.generation.scheduler.value,
-        size=config.size or profile.generation.resolution,
+        size=profile.generation.resolution if config.size is None else config.size,
         conditions=conditions,
         prompt_template=template,
         seed=config.seed,
@@ -262,6 +263,7 @@ def run_bench(config: BenchConfig, progress: Callable[[str], None] = lambda _m: 
         quality_per_class=config.quality_per_class,
         rounds=config.rounds,
         calls_per_round=config.calls_per_round,
+        classifier_rounds=max(config.classifier_rounds, config.rounds),
     )
     runs = run_legs(legs, gen, folder, profile.power.load_w, config.leg_timeout_s, config.quality, progress)
     from edgegen.benchmark.summary import leg_summary

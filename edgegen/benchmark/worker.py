@@ -259,8 +259,12 @@ def main(argv: list[str]) -> int:
             "gan_batch_sizes": tuple(spec["gen"]["gan_batch_sizes"]),
         }
     )
-    # Replies go to the real stdout; anything a library prints goes to stderr.
-    replies = os.fdopen(os.dup(sys.stdout.fileno()), "w")
+    # Replies go to the real stdout; anything a library prints goes to stderr, from Python and from
+    # native code alike (onnxruntime / OpenVINO write to file descriptor 1 directly): fd 1 itself
+    # is pointed at stderr, and the reply channel is a private copy of the original stdout.
+    sys.stdout.flush()
+    replies = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)
     sys.stdout = sys.stderr
     worker = LegWorker(leg, gen, spec["load_watts"], spec_path.parent)
     with PeakRssSampler():

@@ -33,6 +33,8 @@ class ClassifierCard:
     versions: dict[str, str] = field(default_factory=dict)
     task: str = MULTICLASS
     thresholds: dict[str, float] = field(default_factory=dict)  # multilabel: per finding, chosen on val
+    # temperature scaling fitted on real val images (edgegen.classifiers.calibration); {} = none
+    calibration: dict[str, Any] = field(default_factory=dict)
 
     @property
     def multilabel(self) -> bool:

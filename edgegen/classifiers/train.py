@@ -244,6 +244,12 @@ def train_classifier(
                 predict_probs(model, test.images, card), test.labels, test.class_names, config.bootstrap, config.seed
             )
     seconds = fitted.seconds
+    from edgegen.classifiers.calibration import calibrate
+    from edgegen.classifiers.predict import predict_logits
+
+    calibration = calibrate(
+        predict_logits(model, val.images, card), targets["val"] if multilabel else val.labels, multilabel, val.source
+    )
     card = ClassifierCard(
         arch=config.arch,
         class_names=tuple(names),
@@ -272,6 +278,7 @@ def train_classifier(
         versions=_versions(),
         task=card.task,
         thresholds=thresholds,
+        calibration=calibration,
     )
     save_classifier(model, card, out_dir)
     return TrainResult(

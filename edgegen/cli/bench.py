@@ -41,6 +41,9 @@ def bench_cmd(
         int, typer.Option(help="Interleaved timing rounds (every leg once per round, rotating order).")
     ] = 10,
     calls_per_round: Annotated[int, typer.Option(help="Timed batch-1 calls per leg per round.")] = 2,
+    classifier_rounds: Annotated[
+        int, typer.Option(help="Timing rounds of the classifier legs (milliseconds each; at least --rounds).")
+    ] = 20,
     quality_images: Annotated[
         int, typer.Option(help="Images per condition per generating leg for the quality metrics.")
     ] = 50,
@@ -69,8 +72,14 @@ def bench_cmd(
     from edgegen.benchmark.run import BenchConfig, run_bench
     from edgegen.errors import UsageError
 
-    if rounds < 1 or calls_per_round < 1 or quality_images < 1:
-        raise UsageError("--rounds, --calls-per-round and --quality-images must be ≥ 1")
+    if min(rounds, calls_per_round, quality_images, classifier_rounds) < 1:
+        raise UsageError("--rounds, --calls-per-round, --classifier-rounds and --quality-images must be ≥ 1")
+    if steps is not None and steps < 1:
+        raise UsageError(f"--steps {steps} must be ≥ 1")
+    if size is not None and (size < 16 or size % 8):
+        raise UsageError(f"--size {size} must be a multiple of 8, at least 16")
+    if guidance is not None and guidance < 0:
+        raise UsageError(f"--guidance {guidance} must be ≥ 0")
     folder = out or Path("runs") / f"bench-{dt.datetime.now().strftime('%Y%m%d-%H%M%S')}"
     cloud_config = (
         CloudLegConfig(
@@ -92,6 +101,7 @@ def bench_cmd(
         quality=quality,
         rounds=rounds,
         calls_per_round=calls_per_round,
+        classifier_rounds=classifier_rounds,
         batch_sizes=_batch_sizes(batch_sizes, "--batch-sizes"),
         gan_batch_sizes=_batch_sizes(gan_batch_sizes, "--gan-batch-sizes"),
         cloud=cloud_config,

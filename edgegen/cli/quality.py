@@ -44,7 +44,11 @@ def quality_cmd(
         ),
     ],
     synthetic: Annotated[
-        Path, typer.Argument(help="A synthetic folder (edgegen generate / dalle / GAN output, or class sub-folders).")
+        str,
+        typer.Argument(
+            help="A synthetic folder (edgegen generate / dalle / GAN output, class sub-folders, or a flat folder), "
+            "or any DATA spec (e.g. another real set, to measure a floor of your own)."
+        ),
     ],
     out: Annotated[
         Path | None, typer.Option(help="Report folder (report.md, report.html, results.json, grids).")
@@ -68,25 +72,26 @@ def quality_cmd(
     features: Annotated[
         str, typer.Option(help="Feature network: 'cxr-features' (embedded) or a classifier folder.")
     ] = "cxr-features",
+    synthetic_split: Annotated[
+        str, typer.Option(help="When SYNTHETIC is a split-aware dataset: the split to score.")
+    ] = "test",
     bootstrap: Annotated[int, typer.Option(help="Bootstrap rounds for the intervals.")] = 200,
     seed: int = 0,
     json_out: JsonOption = False,
 ) -> None:
     """Fidelity, diversity, detectability and memorization of synthetic CXRs, each beside the real-vs-real floor."""
     from edgegen.cli.progress import step_progress
-    from edgegen.data.findings import load_findings_map
+    from edgegen.conditions import condition_name
     from edgegen.errors import UsageError
     from edgegen.quality.assess import assess_quality
     from edgegen.quality.features import FeatureNetwork
     from edgegen.quality.report import write_quality_report
-    from edgegen.quality.sources import load_image_pool
+    from edgegen.quality.sources import synthetic_pool
 
     if split not in ("held-out", "train", "val", "test", "all"):
         raise UsageError(f"unknown --split {split!r}", hint="use held-out, train, val, test or all")
-    wanted = list(class_ or []) + [
-        "+".join(load_findings_map().resolve(p) for p in f.split("+")) for f in finding or []
-    ]
-    pool = load_image_pool(synthetic, size, wanted or None)
+    wanted = list(class_ or []) + [condition_name(f) for f in finding or []]
+    pool = synthetic_pool(synthetic, size, wanted or None, synthetic_split)
     if pool.skipped:
         warn(
             f"skipped {len(pool.skipped)} unreadable or non-image file(s): "

@@ -124,6 +124,13 @@ def generate_cmd(
     from edgegen.runtime.loader import open_pipeline
     from edgegen.types import Backend, SchedulerName
 
+    for flag, value in (("--n", n), ("--steps", steps), ("--batch-size", batch_size)):
+        if value is not None and value < 1:
+            raise UsageError(f"{flag} {value} must be ≥ 1")
+    if size is not None and size < 16:
+        raise UsageError(f"--size {size} must be at least 16")
+    if guidance is not None and guidance < 0:
+        raise UsageError(f"--guidance {guidance} must be ≥ 0")
     prof = load_profile(profile)
     config = run_config(prof, backend, precision, threads)
     folder = default_artifacts(model, prof.name, artifacts, config.backend is not Backend.TORCH)
@@ -145,25 +152,27 @@ def generate_cmd(
                 f"--size {size}: this GAN generates {side} px images only", hint=f"drop --size or pass {side}"
             )
     else:
-        side = size or prof.generation.resolution
+        side = prof.generation.resolution if size is None else size
     if side % pipe.info.vae_scale_factor:
         raise UsageError(f"--size {side} is not a multiple of {pipe.info.vae_scale_factor}")
     settings = GenerateSettings(
-        steps or prof.generation.steps,
+        prof.generation.steps if steps is None else steps,
         prof.generation.guidance_scale if guidance is None else guidance,
         sched.value,
         side,
-        batch_size or prof.generation.batch,
+        prof.generation.batch if batch_size is None else batch_size,
         negative_prompt,
         dicom,
         tiled_decode,
     )
     items = plan(conditions, n, template, seed)
-    with step_progress("images", enabled=not json_out) as bar:
-        result = generate_images(
-            pipe, facts, items, settings, out, lambda done, total, ips: bar(done, total, f"{ips:.2f} img/s")
-        )
-    pipe.release()
+    try:
+        with step_progress("images", enabled=not json_out) as bar:
+            result = generate_images(
+                pipe, facts, items, settings, out, lambda done, total, ips: bar(done, total, f"{ips:.2f} img/s")
+            )
+    finally:
+        pipe.release()
     if json_out:
         print_json(result)
         return

@@ -89,7 +89,10 @@ def train_gan(
     reproduce: str = "",
     save_fp16: bool = False,
 ) -> GanTrainResult:
-    from edgegen.conditions import FINDINGS_TEMPLATE, training_conditioning
+    from dataclasses import replace
+
+    from edgegen.conditions import FINDINGS_TEMPLATE, training_conditioning, with_class_findings
+    from edgegen.data.findings import load_findings_map
     from edgegen.gan.augment import diff_augment
     from edgegen.gan.discriminator import Discriminator
     from edgegen.gan.folder import save_gan
@@ -99,7 +102,9 @@ def train_gan(
     device = pick_device(config.device)
     torch.manual_seed(config.seed)
     np.random.seed(config.seed)
-    gcfg = config.gan
+    data = with_class_findings(data)  # a class-only set conditions on its classes' findings
+    # The condition vector covers every finding of the active findings map (a user's map adds slots).
+    gcfg = replace(config.gan, findings=tuple(dict.fromkeys((*config.gan.findings, *load_findings_map().names))))
     reals = _images(data, gcfg.resolution)
     conds = torch.from_numpy(_conditions(data, gcfg))
     G, D = Generator(gcfg).to(device), Discriminator(gcfg).to(device)

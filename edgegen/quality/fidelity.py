@@ -4,7 +4,8 @@ CXRs gives the intended class or finding, on synthetic images and on real images
 
 A mean probability moves with every image, unlike a thresholded "label fidelity" that a weak
 classifier pins at 100%; with the real reference beside it, 0.62 vs real 0.90 reads as "the
-classifier is far less sure these show the finding than it is for real ones".
+classifier is far less sure these show the finding than it is for real ones". Probabilities are
+temperature-calibrated on real validation images where the card carries a calibration.
 """
 
 from __future__ import annotations
@@ -39,18 +40,26 @@ def condition_fidelity(
     model, card, target: str, synthetic: np.ndarray, real: np.ndarray | None, seed: int = 0
 ) -> ConditionFidelity:
     """`target` must be one of the classifier's classes (or findings, for a multi-label one)."""
-    from edgegen.classifiers.predict import predict_probs
+    from edgegen.classifiers.calibration import apply_temperature
+    from edgegen.classifiers.predict import predict_logits
 
     j = card.class_names.index(target)
+    temps = (card.calibration or {}).get("temperatures")
 
     def scores(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        p = predict_probs(model, images, card)
-        called = p[:, j] >= card.thresholds.get(target, 0.5) if card.multilabel else p.argmax(axis=1) == j
+        logits = predict_logits(model, images, card).astype(np.float64)
+        raw = apply_temperature(logits, [1.0] * logits.shape[1], card.multilabel)
+        # "called": the card's own decision rule (thresholds were chosen on uncalibrated outputs)
+        called = raw[:, j] >= card.thresholds.get(target, 0.5) if card.multilabel else raw.argmax(axis=1) == j
+        p = apply_temperature(logits, temps, card.multilabel) if temps else raw
         return p[:, j], called
 
     ps, cs = scores(synthetic)
     pr, cr = scores(real) if real is not None and len(real) else (None, None)
-    name = f"{card.arch} ({'multi-label' if card.multilabel else 'classes'}: {', '.join(card.class_names)})"
+    calibrated = "calibrated" if (card.calibration or {}).get("temperatures") else "uncalibrated"
+    name = (
+        f"{card.arch} ({'multi-label' if card.multilabel else 'classes'}: {', '.join(card.class_names)}; {calibrated})"
+    )
     return ConditionFidelity(
         target,
         name,

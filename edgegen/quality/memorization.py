@@ -2,10 +2,16 @@
 
 For every synthetic image, its nearest training image in pixel space (normalised correlation of
 64 px thumbnails: 1.0 is a pixel copy up to brightness/contrast) and in feature space (cosine of
-the semantic features). The near-copy threshold is calibrated on real data: the median
-similarity between two different radiographs of the same training patient, i.e. a synthetic image
-above it is as close to a training image as a repeat scan of that patient. The floor: the share of
-held-out real images (other patients) above the same threshold.
+the semantic features). The near-copy threshold is calibrated on the real training data, on two
+references, and is the higher of the two:
+- repeat scans: the 95th percentile, over training images with another image of their patient, of
+  the similarity to that nearest same-patient image (as close as a patient's own repeat scan);
+- other patients: the 99th percentile of each training image's similarity to its nearest
+  training image of another patient (closer than 99% of real CXRs ever come to someone else's).
+Chest X-rays are alike at 64 px: measured on kermany-128, the median same-patient similarity
+(0.66) is below the median nearest-other-patient one (0.81), so a median same-patient threshold
+flags 98% of unseen real images. The floor: the share of held-out real images (other patients,
+not used for the threshold) above the threshold — a few percent by construction.
 """
 
 from __future__ import annotations
@@ -93,19 +99,38 @@ def _share(flags: np.ndarray) -> Estimate:
     return Estimate(round(k / n, 6), round(float(lo), 6), round(float(hi), 6))
 
 
+def other_patient_similarity(vectors: np.ndarray, patients: np.ndarray | None, chunk: int = 512) -> np.ndarray:
+    """For each training image: the highest similarity to a training image of another patient."""
+    groups = np.asarray(patients).astype(str) if patients is not None else np.arange(len(vectors)).astype(str)
+    out = []
+    for i in range(0, len(vectors), chunk):
+        s = vectors[i : i + chunk] @ vectors.T
+        s[groups[i : i + chunk, None] == groups[None, :]] = -np.inf  # itself and its own patient
+        out.append(s.max(axis=1))
+    return np.concatenate(out) if out else np.array([])
+
+
+def near_copy_threshold(train: np.ndarray, patients, fallback: float) -> tuple[float, str]:
+    same = same_patient_similarity(train, patients)
+    other = other_patient_similarity(train, patients)
+    parts = []
+    if len(same) >= 5:
+        parts.append((float(np.percentile(same, 95)), f"p95 of {len(same)} same-patient repeat-scan similarities"))
+    if len(other) >= 20:
+        parts.append(
+            (float(np.percentile(other, 99)), f"p99 of {len(other)} nearest-other-patient similarities (training set)")
+        )
+    if not parts:
+        return fallback, f"fixed {fallback} (too few training images to calibrate on)"
+    threshold, _ = max(parts)
+    return threshold, "the higher of: " + "; ".join(f"{why} = {v:.3f}" for v, why in parts)
+
+
 def _space(
     name: str, synth: np.ndarray, train: np.ndarray, held_out: np.ndarray | None, patients, fallback: float, top: int
 ) -> SpaceResult:
     nn_idx, nn_sim = _nearest(synth, train)
-    same = same_patient_similarity(train, patients)
-    if len(same) >= 5:
-        threshold, source = (
-            float(np.median(same)),
-            f"median, over {len(same)} training images with another image of "
-            "their patient, of the similarity to that nearest same-patient image",
-        )
-    else:
-        threshold, source = fallback, f"fixed {fallback} (fewer than 5 same-patient pairs to calibrate on)"
+    threshold, source = near_copy_threshold(train, patients, fallback)
     flags = nn_sim >= threshold
     floor = None
     if held_out is not None and len(held_out):

@@ -21,6 +21,7 @@ from edgegen.data.imageset import ImageSet, Skipped
 from edgegen.errors import DataError
 
 MANIFEST = "manifest.jsonl"
+ALL = "all"  # the one condition of a flat folder
 
 
 @dataclass
@@ -83,7 +84,7 @@ def load_image_pool(
         if p.suffix.lower() in (".dcm", ".dicom") and rel.rsplit(".", 1)[0] + ".png" in records:
             continue  # the DICOM twin of a generated PNG
         rec = records.get(rel, {})
-        name = rec.get("class") or (p.parent.name if p.parent != folder else "all")
+        name = rec.get("class") or (p.parent.name if p.parent != folder else ALL)
         if wanted and name not in wanted:
             continue
         try:
@@ -100,6 +101,29 @@ def load_image_pool(
             hint=f"supported: {', '.join(IMAGE_SUFFIXES)}",
         )
     return ImagePool(np.stack(images), conds, str(folder), skipped, None, recs, rels)
+
+
+def synthetic_pool(spec: str | Path, size: int, wanted: list[str] | None = None, split: str = "test") -> ImagePool:
+    """A folder of images (see load_image_pool), or any DATA spec the loaders read (an embedded
+    set, a .csv, a .npz) as a pool labelled by class."""
+    path = Path(spec).expanduser()
+    if path.is_dir():
+        return load_image_pool(path, size, wanted)
+    from edgegen.data.load import load_dataset
+
+    pool = pool_from_imageset(load_dataset(str(spec), split, size))
+    if wanted:
+        keep = [i for i, c in enumerate(pool.conditions) if c.name in wanted]
+        if not keep:
+            raise DataError(f"{spec}: no images of {wanted}")
+        pool = ImagePool(
+            pool.images[keep],
+            [pool.conditions[i] for i in keep],
+            pool.source,
+            pool.skipped,
+            None if pool.groups is None else pool.groups[keep],
+        )
+    return pool
 
 
 def pool_from_imageset(data: ImageSet) -> ImagePool:
@@ -122,7 +146,9 @@ def match_real(real: ImageSet, cond: Condition) -> tuple[np.ndarray, str]:
     if cond.population and real.meta and "population" in real.meta:
         keep &= real.meta["population"] == cond.population
         how.append(f"population {cond.population}")
-    if cond.name in real.class_names:
+    if cond.name == ALL and not cond.findings:  # a flat folder: judged against every real image
+        how.insert(0, "all real images")
+    elif cond.name in real.class_names:
         keep &= real.labels == real.class_names.index(cond.name)
         how.insert(0, f"class {cond.name}")
     elif cond.findings and real.is_multilabel and all(f in real.finding_names for f in cond.findings):

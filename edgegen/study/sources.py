@@ -123,20 +123,63 @@ def load_source(
     return Source(name, folder, data, cost)
 
 
+def _source_config(prof, spec):
+    """The run config of an on-demand source: `precision` is the denoiser's (UNet, or the GAN's
+    generator), every other component FP32 — as the bench's sd/<backend>/int8 legs run."""
+    from dataclasses import replace
+
+    from edgegen.cli.run import run_config
+    from edgegen.types import Component, Precision
+
+    config = run_config(prof, spec.backend, None, None)
+    p = Precision(spec.precision)
+    precisions = {c: (p if c in (Component.UNET, Component.GENERATOR) else Precision.FP32) for c in Component}
+    return replace(config, precisions=precisions)
+
+
+def _ensure_export(spec, prof, config) -> Path | None:
+    """The export folder the source runs from, exporting (additively) what it lacks first."""
+    from edgegen.export.artifacts import DEFAULT_EXPORT_ROOT, ArtifactKind, artifact_path, load_manifest
+    from edgegen.export.export_model import ExportRequest, export_model
+    from edgegen.models.source import resolve_model
+    from edgegen.types import Backend, Component, Precision
+
+    if config.backend is Backend.TORCH:
+        return None
+    source = resolve_model(spec.model)
+    folder = artifact_path(DEFAULT_EXPORT_ROOT, source.name, prof.name, ArtifactKind.MANIFEST).parent
+    needed = {(c, config.precisions[c]) for c in (Component.UNET, Component.GENERATOR)}
+    have = set()
+    if (folder / "manifest.json").is_file():
+        have = {(a.component, a.precision) for a in load_manifest(folder / "manifest.json").components}
+    p = config.precisions[Component.UNET]
+    if not needed & have:
+        export_model(
+            ExportRequest(
+                model=spec.model,
+                profile=prof.name,
+                out_root=DEFAULT_EXPORT_ROOT,
+                precisions=tuple(dict.fromkeys((Precision.FP32, p))),
+                classifier=None if source.family == "gan" else "default",
+                openvino=config.backend is Backend.OPENVINO and p is Precision.INT8,
+            )
+        )
+    return folder
+
+
 def generate_source(
     name: str, spec, out_dir: Path, conditions: list[str] | None, findings: list[str] | None, progress=None
 ) -> Path:
-    """Run `generate` for a source spec into out_dir (resumable; nothing is redone)."""
-    from edgegen.cli.run import default_artifacts, run_config
+    """Run `generate` for a source spec into out_dir (resumable; nothing is redone); exports the
+    model first when the export it needs is missing."""
     from edgegen.conditions import resolve_conditions
     from edgegen.profiles import load_profile
     from edgegen.runtime.generate import GenerateSettings, generate_images, plan
     from edgegen.runtime.loader import open_pipeline
-    from edgegen.types import Backend
 
     prof = load_profile(spec.profile)
-    config = run_config(prof, spec.backend, spec.precision, None)
-    artifacts = default_artifacts(spec.model, prof.name, None, config.backend is not Backend.TORCH)
+    config = _source_config(prof, spec)
+    artifacts = _ensure_export(spec, prof, config)
     pipe, facts = open_pipeline(config, prof.generation.scheduler, model=spec.model, artifacts=artifacts)
     try:
         vocab = pipe.info.vocabulary()
