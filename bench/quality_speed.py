@@ -81,7 +81,7 @@ def main() -> None:
         "meets_target": features_s + metrics_s <= 60,
         "sanity": {
             "near_copies_pixel": result.memorization.pixel.near_copies.value,
-            "near_copies_floor_pixel": result.memorization.pixel.floor.value if result.memorization.pixel.floor else None,
+            "near_copies_floor_pixel": getattr(result.memorization.pixel.floor, "value", None),
             "detectability_auroc": q.detectability.auroc.value,
             "detectability_floor": q.detectability_floor.auroc.value,
             "kid": q.kid.value,
