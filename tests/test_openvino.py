@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from edgegen.errors import BackendUnavailableError
@@ -54,23 +53,33 @@ def test_nncf_int8_ir_is_written_and_validated(ov_export):
     assert ov_export.manifest.find(Component.VAE_DECODER, Precision.INT8).int8["openvino"]["model_type"] == "default"
 
 
-def test_openvino_fp32_matches_torch_and_int8_runs(ov_export):
-    from edgegen.runtime.loader import RunConfig, open_sd_pipeline
+# Fidelity to torch FP32 of the same seed (tiny preset, seed 7, 3 DPM++ steps, 64 px), measured
+# 2026-11-23: OpenVINO FP32 identical (SSIM 1.0); NNCF INT8 UNet (the rest FP32, as the INT8
+# profiles run it) 36.3 dB PSNR / 0.990 SSIM. Negative controls, which must fail: seed 8 14.9 dB /
+# 0.049, flat gray at the mean 17.9 dB / 0.166. (Every component INT8 scores 15.4 dB / 0.131 on
+# these random weights, no better than another seed.)
+MIN_PSNR_DB, MIN_SSIM = 28.0, 0.90
 
-    def run(backend, precision):
+
+def test_openvino_fp32_matches_torch_and_int8_stays_close(ov_export):
+    from edgegen.runtime.loader import RunConfig, open_sd_pipeline
+    from tests.image_metrics import fidelity, gray_like
+
+    def run(backend, precisions, seed=7):
         pipe, _ = open_sd_pipeline(
-            RunConfig(backend, {c: precision for c in Component}),
-            SchedulerName.DPMPP,
-            model="tiny",
-            artifacts=ov_export.folder,
+            RunConfig(backend, precisions), SchedulerName.DPMPP, model="tiny", artifacts=ov_export.folder
         )
-        out = pipe(["a chest X-ray, normal"], [7], 3, 4.0, 64).images
+        out = pipe(["a chest X-ray, normal"], [seed], 3, 4.0, 64).images
         pipe.release()
         return out
 
-    ref = run(Backend.TORCH, Precision.FP32).astype(np.float64)
-    fp32 = run(Backend.OPENVINO, Precision.FP32).astype(np.float64)
-    mse = ((fp32 - ref) ** 2).mean()
-    assert mse == 0 or 10 * np.log10(255**2 / mse) >= 40
-    int8 = run(Backend.OPENVINO, Precision.INT8)
-    assert int8.shape == (1, 64, 64, 3) and int8.std() > 0
+    fp32 = {c: Precision.FP32 for c in Component}
+    ref = run(Backend.TORCH, fp32)
+    psnr, _ = fidelity(run(Backend.OPENVINO, fp32), ref)
+    assert psnr >= 40
+    int8 = run(Backend.OPENVINO, {**fp32, Component.UNET: Precision.INT8})
+    psnr, ssim = fidelity(int8, ref)
+    assert int8.shape == (1, 64, 64, 3) and psnr >= MIN_PSNR_DB and ssim >= MIN_SSIM, (psnr, ssim)
+    for name, negative in (("seed 8", run(Backend.TORCH, fp32, seed=8)), ("flat gray", gray_like(ref))):
+        psnr, ssim = fidelity(negative, ref)
+        assert psnr < MIN_PSNR_DB and ssim < MIN_SSIM, (name, psnr, ssim)

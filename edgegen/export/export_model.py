@@ -2,8 +2,10 @@
 
 Per component: torch → ONNX (fp32, basic graph optimisation) → validated against torch at two
 shapes → FP16 and/or INT8 derived from the fp32 graph and validated the same way. FP16 that
-produces NaN/Inf falls back to the fp32 graph and says so. A re-run with the same model and
-settings reuses every artifact whose hash still matches the manifest.
+produces NaN/Inf falls back to the fp32 graph and says so. INT8 is made in the profile's scheme
+(`edgegen.export.int8_schemes`) or taken from a user's ModelOpt graph (`int8_onnx`), and graphs
+meant for TensorRT must pass the Q/DQ conformance check. A re-run with the same model and
+settings reuses every artifact whose hash (and INT8 scheme) still matches the manifest.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from edgegen.export.artifacts import (
 )
 from edgegen.export.components import EXPORTS, ComponentExport
 from edgegen.export.components.unet import vae_scale_factor
+from edgegen.export.int8_schemes import Int8Scheme, needs_tensorrt_rules, recorded_scheme, scheme_for_profile
 from edgegen.export.onnx_io import check_onnx, place, save_model, torch_to_onnx, workdir
 from edgegen.export.validate import raise_on_failures, run_checks
 from edgegen.types import Component, Precision
@@ -53,6 +56,8 @@ class ExportRequest:
     seed: int = 0
     trust_pickle: bool = False
     openvino: bool = False  # also write NNCF INT8 OpenVINO IRs for INT8 components
+    int8_scheme: Int8Scheme | None = None  # None: the profile's (TensorRT profiles: trt-s8s8)
+    int8_onnx: tuple[tuple[Component, Path], ...] = ()  # user-supplied (ModelOpt) QDQ graphs
 
     def settings_hash(self, image_size: int) -> str:
         """What every artifact depends on. Precisions and --openvino are left out: they choose
@@ -79,7 +84,17 @@ class ExportResult:
 def wanted_precisions(request: ExportRequest, profile, component: Component) -> tuple[Precision, ...]:
     """fp32 always (reference and fallback) plus what the request or the profile asks for."""
     asked = request.precisions or (getattr(profile.precision, component.value),)
-    return tuple(dict.fromkeys((Precision.FP32, *asked)))
+    supplied = (Precision.INT8,) if component in dict(request.int8_onnx) else ()
+    return tuple(dict.fromkeys((Precision.FP32, *asked, *supplied)))
+
+
+def reusable(old: ComponentArtifact, scheme: Int8Scheme, user_sha256: str | None) -> bool:
+    """An INT8 artifact is reused only in the scheme (and, user-supplied, from the file) asked for."""
+    if old.precision is not Precision.INT8:
+        return True
+    if user_sha256 is not None:
+        return (old.int8 or {}).get("source_sha256") == user_sha256
+    return recorded_scheme(old.int8) is scheme
 
 
 def _io(spec: ComponentExport, model) -> tuple[dict, dict]:
@@ -183,7 +198,13 @@ class _ComponentExporter:
             Precision.FP32, Precision.FP32, final, data, checks, notes, seconds=time.perf_counter() - start
         )
 
-    def derived(self, precision: Precision, fp32: ComponentArtifact) -> ComponentArtifact:
+    def derived(
+        self,
+        precision: Precision,
+        fp32: ComponentArtifact,
+        scheme: Int8Scheme = Int8Scheme.CPU_U8S8,
+        user_file: Path | None = None,
+    ) -> ComponentArtifact:
         from edgegen.export.fp16 import convert_fp16
         from edgegen.export.int8 import quantize_qdq
 
@@ -196,16 +217,27 @@ class _ComponentExporter:
             int8_info = None
             if precision is Precision.FP16:
                 data, notes = convert_fp16(src, out, self.spec.fp16_op_block_list)
+            elif user_file is not None:
+                from edgegen.export.user_int8 import import_user_qdq
+
+                data, int8_info, notes = import_user_qdq(user_file, out, self.spec)
             else:
-                int8_info = quantize_qdq(src, out, self.spec.int8_op_types, self.calibration(), tmp)
+                int8_info = quantize_qdq(src, out, self.spec.int8_op_types, self.calibration(), tmp, scheme)
                 data = final.name + ".data" if (tmp / (final.name + ".data")).exists() else None
                 notes = [
-                    f"int8 QDQ on {', '.join(int8_info['op_types'])}; "
+                    f"int8 QDQ ({scheme.value}) on {', '.join(int8_info['op_types'])}; "
                     "attention activation×activation MatMuls left in float",
                     "int8 drift measured on held-out real data (not the calibration samples)",
                 ]
+            if int8_info is not None:
+                self._conformance(out, int8_info)
             held_out = self.real_inputs if precision is Precision.INT8 else None
-            checks = run_checks(self.spec, out, precision, self.shapes, make_inputs=held_out)
+            if user_file is not None:
+                from edgegen.export.user_int8 import run_user_checks
+
+                checks = run_user_checks(self.spec, out, self.shapes, held_out)
+            else:
+                checks = run_checks(self.spec, out, precision, self.shapes, make_inputs=held_out)
             actual = precision
             if precision is Precision.FP16 and not all(c.finite for c in checks):
                 # NaN/Inf in half precision: ship the fp32 graph under the fp16 name, and say so.
@@ -220,6 +252,16 @@ class _ComponentExporter:
                 files[tmp / data] = final.with_name(data)
             place(files)
         return self._artifact(precision, actual, final, data, checks, notes, int8_info, time.perf_counter() - start)
+
+    def _conformance(self, graph: Path, int8_info: dict) -> None:
+        """Record how the graph fares against TensorRT's Q/DQ rules; fail when it is meant for TensorRT."""
+        from edgegen.export.trt_conformance import check_file, require_conformant
+
+        report = check_file(graph)
+        int8_info["tensorrt_conformance"] = report.to_manifest()
+        scheme = Int8Scheme(int8_info["scheme"])
+        if needs_tensorrt_rules(scheme):
+            require_conformant(report, f"{self.spec.component.value} int8 ({scheme.value})")
 
     def openvino_int8(self, fp32: ComponentArtifact, xml: Path) -> dict:
         """NNCF INT8 IR from the fp32 graph, validated on held-out real data like the ONNX INT8."""
@@ -290,6 +332,17 @@ def _stack(samples: list[dict[str, np.ndarray]], batch: int) -> dict[str, np.nda
     return {k: np.concatenate([s[k] for s in samples])[:batch] for k in samples[0]}
 
 
+def _supplied_int8(request: ExportRequest) -> dict[Component, tuple[Path, str]]:
+    """Component → (user's QDQ graph, its sha256); a missing file is refused before any work."""
+    out = {}
+    for component, path in request.int8_onnx:
+        path = Path(path).expanduser()
+        if not path.is_file():
+            raise ArtifactError(f"--int8-onnx {component.value}={path}: no such file")
+        out[component] = (path, sha256_file(path))
+    return out
+
+
 def export_model(request: ExportRequest, progress=None) -> ExportResult:
     """Export, validate and record every requested component and precision."""
     from edgegen.classifiers.card import load_classifier
@@ -302,6 +355,8 @@ def export_model(request: ExportRequest, progress=None) -> ExportResult:
 
     started = time.perf_counter()
     profile = load_profile(request.profile)
+    scheme = request.int8_scheme or scheme_for_profile(profile)
+    supplied = _supplied_int8(request)
     source = resolve_model(request.model, trust_pickle=request.trust_pickle)
     pipe = source.load_pipeline(seed=request.seed)
     gan = source.family == "gan"
@@ -399,14 +454,22 @@ def export_model(request: ExportRequest, progress=None) -> ExportResult:
         for precision in wanted_precisions(request, profile, component):
             label = f"{component.value}.{precision.value}"
             old = previous.find(component, precision) if previous else None
-            if old is not None and verify_artifact(folder, old) is None:
+            user = supplied.get(component) if precision is Precision.INT8 else None
+            if (
+                old is not None
+                and verify_artifact(folder, old) is None
+                and reusable(old, scheme, user[1] if user else None)
+            ):
                 artifacts.append(old)
                 result.reused.append(label)
                 fp32 = old if precision is Precision.FP32 else fp32
                 continue
             if progress:
                 progress(label)
-            art = exporter.fp32() if precision is Precision.FP32 else exporter.derived(precision, fp32)
+            if precision is Precision.FP32:
+                art = exporter.fp32()
+            else:
+                art = exporter.derived(precision, fp32, scheme, user[0] if user else None)
             if precision is Precision.INT8 and request.openvino:
                 art.int8["openvino"] = exporter.openvino_int8(
                     fp32,
