@@ -87,12 +87,13 @@ class OrtRunner(DeviceRunner):
         import torch
 
         tensors = {k: v.contiguous() for k, v in inputs.items()}
+        device = next(iter(tensors.values())).device
         key = tuple(sorted((k, tuple(v.shape), str(v.dtype)) for k, v in tensors.items()))
         binding = self.session.io_binding()
         for name, t in tensors.items():
             binding.bind_input(name, "cuda", self.device_id, _numpy_dtype(t), tuple(t.shape), t.data_ptr())
         # ORT runs on its own CUDA stream: let the kernels that wrote the inputs finish first.
-        torch.cuda.current_stream(t.device).synchronize()
+        torch.cuda.current_stream(device).synchronize()
         outs = self._device_outputs.get(key)
         if outs is None:
             # First call at these shapes: ORT allocates, we learn the output shapes and keep
@@ -102,7 +103,7 @@ class OrtRunner(DeviceRunner):
             self.session.run_with_iobinding(binding)
             host = binding.copy_outputs_to_cpu()
             outs = {
-                n: torch.from_numpy(np.ascontiguousarray(h)).to(t.device)
+                n: torch.from_numpy(np.ascontiguousarray(h)).to(device)
                 for n, h in zip(self.output_names, host, strict=True)
             }
             self._device_outputs[key] = outs
