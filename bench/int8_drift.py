@@ -101,7 +101,7 @@ def main() -> None:
             f"worst max-abs {top_abs['max_abs']:.3f} ({worst[comp]['max_abs_at']}) bound {bound.max_abs}"
         )
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"worst": worst, "runs": runs}))
+    args.out.write_text(json.dumps({"worst": worst, "runs": runs}, indent=1) + "\n")
     print(f"wrote {args.out}")
 
 
