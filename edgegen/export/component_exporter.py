@@ -180,6 +180,10 @@ class ComponentExporter:
             self.spec, xml, Precision.INT8, self.shapes, make_inputs=self.real_inputs, session=RunnerSession(runner)
         )
         runner.release()
+        if not all(c.passed for c in checks):
+            # The runtime picks up any IR it finds beside the ONNX: a refused one must not stay.
+            xml.unlink(missing_ok=True)
+            xml.with_suffix(".bin").unlink(missing_ok=True)
         raise_on_failures(self.spec.component.value, Precision.INT8, checks, " (OpenVINO NNCF IR)")
         return {
             **info,
