@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.edgegen-installed
 
-.PHONY: bench bench-real test lint gpu openvino clean-venv
+.PHONY: bench bench-real test lint gpu gpu-check openvino clean-venv
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,6 +39,12 @@ gpu: $(STAMP)
 	$(BIN)/python -m pip install -e '.[gpu]'
 	$(BIN)/python -m pip uninstall --yes onnxruntime onnxruntime-gpu
 	$(BIN)/python -m pip install --no-deps onnxruntime-gpu==1.31.1
+
+## On an NVIDIA GPU box (after `make gpu`): every `gpu`-marked test (export → build → generate →
+## compare with ORT CUDA, the TensorRT runner, engine selection) and a short bench of the GPU
+## legs, written to bench/results/<gpu-name>/ for committing.
+gpu-check: $(STAMP)
+	$(BIN)/python bench/gpu_check.py
 
 ## Intel CPUs: OpenVINO + NNCF.
 openvino: $(STAMP)

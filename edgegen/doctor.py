@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from edgegen.profiles import DEFAULT_PROFILE, DeviceProfile, load_all_profiles
 from edgegen.system.cpu import CpuInfo, detect_cpu
+from edgegen.system.gpu import gpu_present
 from edgegen.system.jetson import JetsonInfo, detect_jetson
 from edgegen.system.nvml import GpuInfo, detect_gpus
 from edgegen.system.runtimes import RuntimeStatus, probe_all, usable_backends
@@ -70,7 +71,7 @@ def run_doctor() -> DoctorReport:
     cpu = detect_cpu()
     gpus = tuple(detect_gpus())
     jetson = detect_jetson()
-    has_gpu = bool(gpus) or jetson is not None
+    has_gpu = gpu_present(gpus, jetson)
     runtimes = probe_all(has_gpu)
     name, reason = suggest_profile(load_all_profiles(), cpu, gpus, jetson)
     return DoctorReport(cpu, gpus, jetson, runtimes, usable_backends(runtimes, has_gpu), name, reason)

@@ -1,4 +1,4 @@
-"""`run_bench`: export (or reuse) what the selected legs need, run every leg in its own
+"""`run_bench`: export (or reuse) what the selected legs need (TensorRT engines too), run every leg in its own
 long-lived process with interleaved timed rounds, score quality with the quality module, cost
 each leg from its own throughput against like-for-like cloud options, optionally measure cloud
 legs, and write results.json + report.md + report.html. A failed leg is recorded; the rest go on.
@@ -248,6 +248,17 @@ def run_bench(config: BenchConfig, progress: Callable[[str], None] = lambda _m: 
         legs = [
             LegSpec(**{**leg.__dict__, "skip_reason": optimum_error}) if leg.kind == "optimum" else leg for leg in legs
         ]
+    engines_s = 0.0
+    if any(leg.backend is Backend.TENSORRT for leg in runnable):
+        from edgegen.benchmark.engines import mark_unbuilt, prepare_engines
+
+        t = time.perf_counter()
+        batches = {str(export_folder): config.batch_sizes}
+        if gan_folder is not None:
+            batches[str(gan_folder)] = config.gan_batch_sizes
+        failed = prepare_engines(legs, profile, batches, config.size or profile.generation.resolution, progress)
+        legs = mark_unbuilt(legs, failed)
+        engines_s = time.perf_counter() - t
     info = exported.manifest.pipeline or {}
     conditions, template = _conditions(info)
     gen = GenSettings(
@@ -355,6 +366,7 @@ def run_bench(config: BenchConfig, progress: Callable[[str], None] = lambda _m: 
             "exported": exported.exported + (gan_exported.exported if gan_exported else []),
             "reused": exported.reused + (gan_exported.reused if gan_exported else []),
             "optimum_export_s": optimum_s,
+            "tensorrt_engines_s": engines_s,
             "optimum_error": optimum_error,
             "quality_s": quality_s,
             "total_s": None,

@@ -24,6 +24,43 @@ def _parse_list(text: str | None, enum, what: str):
     return tuple(out)
 
 
+def _parse_scheme(text: str | None):
+    from edgegen.errors import UsageError
+    from edgegen.export.int8_schemes import Int8Scheme
+
+    if text is None:
+        return None
+    made = (Int8Scheme.CPU_U8S8, Int8Scheme.TENSORRT)
+    if text not in {s.value for s in made}:
+        raise UsageError(
+            f"unknown INT8 scheme {text!r}",
+            hint=f"use {' or '.join(s.value for s in made)}; a ModelOpt graph comes with --int8-onnx",
+        )
+    return Int8Scheme(text)
+
+
+def _parse_int8_onnx(items: list[str]):
+    """['unet=PATH', ...] → ((Component.UNET, Path), ...), refused at the boundary when malformed."""
+    from edgegen.errors import UsageError
+    from edgegen.types import Component
+
+    out = {}
+    for item in items:
+        name, sep, path = item.partition("=")
+        if not sep or not path.strip():
+            raise UsageError(f"--int8-onnx {item!r} is not COMPONENT=PATH", hint="e.g. --int8-onnx unet=unet.int8.onnx")
+        try:
+            component = Component(name.strip())
+        except ValueError:
+            raise UsageError(
+                f"--int8-onnx: unknown component {name.strip()!r}", hint=f"use {', '.join(c.value for c in Component)}"
+            ) from None
+        if component in out:
+            raise UsageError(f"--int8-onnx names {component.value} twice")
+        out[component] = Path(path.strip())
+    return tuple(out.items())
+
+
 def export_cmd(
     model: Annotated[
         str,
@@ -62,6 +99,20 @@ def export_cmd(
     openvino: Annotated[
         bool, typer.Option(help="Also write NNCF-quantized OpenVINO INT8 IRs for the INT8 components.")
     ] = False,
+    int8_scheme: Annotated[
+        str | None,
+        typer.Option(help="INT8 scheme: u8s8 (ORT CPU) or trt-s8s8 (TensorRT) (default: the profile's)."),
+    ] = None,
+    int8_onnx: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--int8-onnx",
+            help=(
+                "COMPONENT=PATH: use your own INT8 QDQ graph (e.g. made with NVIDIA ModelOpt) for that "
+                "component, validated against torch and TensorRT's Q/DQ rules (repeatable)."
+            ),
+        ),
+    ] = None,
     trust_pickle: bool = False,
     json_out: JsonOption = False,
 ) -> None:
@@ -74,6 +125,7 @@ def export_cmd(
     if opset < 17:
         raise UsageError(f"--opset {opset} is below 17", hint="LayerNormalization needs opset 17")
     comps = _parse_list(components, Component, "component") or SD_COMPONENTS + (Component.CLASSIFIER,)
+    scheme = _parse_scheme(int8_scheme)
     request = ExportRequest(
         model=model,
         profile=profile,
@@ -87,6 +139,8 @@ def export_cmd(
         opset=opset,
         trust_pickle=trust_pickle,
         openvino=openvino,
+        int8_scheme=scheme,
+        int8_onnx=_parse_int8_onnx(int8_onnx or []),
     )
     result = export_model(request, progress=None if json_out else lambda label: console.print(f"exporting {label} ..."))
     if json_out:
@@ -129,7 +183,10 @@ def build_cmd(
     optimization_level: Annotated[int, typer.Option(help="TensorRT builder optimisation level 0-5.")] = 3,
     json_out: JsonOption = False,
 ) -> None:
-    """Build TensorRT engines (dynamic shape profiles from the device profile) from exported ONNX."""
+    """Build TensorRT engines (dynamic shape profiles from the device profile) from exported ONNX.
+
+    INT8 graphs are checked against TensorRT's Q/DQ rules first; every engine is recorded in
+    engines/engines.json (GPU, compute capability, TensorRT version, shapes, ONNX hash)."""
     from edgegen.export.build import build_engines
     from edgegen.types import Precision
 
@@ -138,5 +195,14 @@ def build_cmd(
     if json_out:
         print_json(result)
         return
-    rows = [[k, str(e.path), "reused" if e.reused else f"{e.seconds:.0f} s"] for k, e in result.engines.items()]
-    console.print(table("TensorRT engines", ["artifact", "engine", "build"], rows))
+    rows = [
+        [
+            k,
+            str(e.path),
+            "reused" if e.reused else f"{e.seconds:.0f} s",
+            "passed" if k in result.conformance else "-",
+        ]
+        for k, e in result.engines.items()
+    ]
+    console.print(table("TensorRT engines", ["artifact", "engine", "build", "INT8 Q/DQ rules"], rows))
+    console.print(f"recorded in {result.engine_manifest}")

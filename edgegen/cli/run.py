@@ -30,19 +30,21 @@ def run_config(profile, backend: str | None, precision: str | None, threads: int
     from edgegen.cli.export import _parse_list
     from edgegen.runtime.loader import RunConfig
     from edgegen.runtime.select import choose_backend
-    from edgegen.system.nvml import detect_gpus
+    from edgegen.system.gpu import nvidia_gpu_visible
     from edgegen.system.runtimes import probe_all, usable_backends
     from edgegen.types import Backend, Component, Precision
 
-    has_gpu = bool(detect_gpus())
+    has_gpu = nvidia_gpu_visible()  # Jetson too (no NVML there)
     requested = _parse_list(backend, Backend, "backend")[0] if backend else None
     chosen = choose_backend(profile.backends, usable_backends(probe_all(has_gpu), has_gpu), requested)
     forced = _parse_list(precision, Precision, "precision")[0] if precision else None
     precisions = {c: forced or getattr(profile.precision, c.value) for c in Component}
     import torch
 
+    from edgegen.export.shape_profiles import profile_ranges
+
     device = "cuda" if chosen is Backend.TORCH and torch.cuda.is_available() else "cpu"
-    return RunConfig(chosen, precisions, threads or profile.threads, device)
+    return RunConfig(chosen, precisions, threads or profile.threads, device, trt_ranges=profile_ranges(profile))
 
 
 def default_artifacts(model: str, profile_name: str, artifacts: Path | None, needed: bool) -> Path | None:
@@ -113,13 +115,19 @@ def generate_cmd(
         bool | None, typer.Option(help="Load components one at a time (default: the profile's).")
     ] = None,
     threads: int | None = None,
+    cuda_graph: Annotated[
+        bool, typer.Option(help="--backend trt: replay the UNet call as a CUDA graph (fixed batch and size).")
+    ] = False,
     json_out: JsonOption = False,
 ) -> None:
     """Generate synthetic CXRs per class or finding with provenance tags; resumable after a crash."""
+    from dataclasses import replace
+
     from edgegen.cli.progress import step_progress
     from edgegen.conditions import resolve_conditions
     from edgegen.errors import UsageError
     from edgegen.profiles import load_profile
+    from edgegen.runtime.engine_select import ShapeNeed
     from edgegen.runtime.generate import GenerateSettings, generate_images, plan
     from edgegen.runtime.loader import open_pipeline
     from edgegen.types import Backend, SchedulerName
@@ -133,6 +141,9 @@ def generate_cmd(
         raise UsageError(f"--guidance {guidance} must be ≥ 0")
     prof = load_profile(profile)
     config = run_config(prof, backend, precision, threads)
+    # TensorRT: the engine for this batch and size (a GAN's size is its own; only the batch matters).
+    need = ShapeNeed(batch_size or prof.generation.batch, size or prof.generation.resolution)
+    config = replace(config, shape_need=need, cuda_graph=cuda_graph)
     folder = default_artifacts(model, prof.name, artifacts, config.backend is not Backend.TORCH)
     try:
         sched = SchedulerName(scheduler) if scheduler else prof.generation.scheduler

@@ -8,6 +8,11 @@ TensorRT engines (named after their shape profile and GPU), the timing cache and
     <root>/<model>/<profile>/<component>.<precision>.openvino.xml/.bin   (NNCF INT8 IR)
     <root>/<model>/<profile>/engines/<component>.<precision>.<shape-tag>.<gpu-tag>.plan
     <root>/<model>/<profile>/engines/timing.<gpu-tag>.cache
+    <root>/<model>/<profile>/engines/engines.json        (what each engine was built for)
+    <root>/<model>/<profile>/engines/ort-trt/            (ORT TensorRT EP engine + timing caches)
+
+INT8 graphs keep the name `<component>.int8.onnx` whatever their scheme: a folder belongs to one
+device profile, the profile decides the scheme, and the manifest records it per artifact.
 """
 
 from __future__ import annotations
@@ -31,6 +36,8 @@ class ArtifactKind(StrEnum):
     OPENVINO_IR = "openvino-ir"
     ENGINE = "engine"
     TIMING_CACHE = "timing-cache"
+    ENGINE_MANIFEST = "engine-manifest"
+    ORT_TRT_CACHE = "ort-trt-cache"
     MANIFEST = "manifest"
 
 
@@ -44,11 +51,27 @@ def artifact_path(
     shape_tag: str | None = None,
     gpu_tag: str | None = None,
 ) -> Path:
-    base = Path(root) / _safe(model) / _safe(profile)
+    return folder_path(Path(root) / _safe(model) / _safe(profile), kind, component, precision, shape_tag, gpu_tag)
+
+
+def folder_path(
+    base: Path,
+    kind: ArtifactKind,
+    component: Component | None = None,
+    precision: Precision | None = None,
+    shape_tag: str | None = None,
+    gpu_tag: str | None = None,
+) -> Path:
+    """The same names inside an export folder already known (one that may have been moved)."""
+    base = Path(base)
     if kind is ArtifactKind.MANIFEST:
         return base / "manifest.json"
     if kind is ArtifactKind.TIMING_CACHE:
         return base / "engines" / f"timing.{gpu_tag}.cache"
+    if kind is ArtifactKind.ENGINE_MANIFEST:
+        return base / "engines" / "engines.json"
+    if kind is ArtifactKind.ORT_TRT_CACHE:
+        return base / "engines" / "ort-trt"
     if component is None or precision is None:
         raise ValueError(f"{kind.value} paths need a component and a precision")
     stem = f"{component.value}.{precision.value}"

@@ -2,8 +2,10 @@
 
 Per component: torch → ONNX (fp32, basic graph optimisation) → validated against torch at two
 shapes → FP16 and/or INT8 derived from the fp32 graph and validated the same way. FP16 that
-produces NaN/Inf falls back to the fp32 graph and says so. A re-run with the same model and
-settings reuses every artifact whose hash still matches the manifest.
+produces NaN/Inf falls back to the fp32 graph and says so. INT8 is made in the profile's scheme
+(`edgegen.export.int8_schemes`) or taken from a user's ModelOpt graph (`int8_onnx`), and graphs
+meant for TensorRT must pass the Q/DQ conformance check. A re-run with the same model and
+settings reuses every artifact whose hash (and INT8 scheme) still matches the manifest.
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,10 +30,10 @@ from edgegen.export.artifacts import (
     sha256_file,
     verify_artifact,
 )
-from edgegen.export.components import EXPORTS, ComponentExport
+from edgegen.export.component_exporter import ComponentExporter
+from edgegen.export.components import EXPORTS
 from edgegen.export.components.unet import vae_scale_factor
-from edgegen.export.onnx_io import check_onnx, place, save_model, torch_to_onnx, workdir
-from edgegen.export.validate import raise_on_failures, run_checks
+from edgegen.export.int8_schemes import Int8Scheme, recorded_scheme, scheme_for_profile
 from edgegen.types import Component, Precision
 
 SD_COMPONENTS = (Component.TEXT_ENCODER, Component.UNET, Component.VAE_DECODER, Component.VAE_ENCODER)
@@ -53,6 +54,8 @@ class ExportRequest:
     seed: int = 0
     trust_pickle: bool = False
     openvino: bool = False  # also write NNCF INT8 OpenVINO IRs for INT8 components
+    int8_scheme: Int8Scheme | None = None  # None: the profile's (TensorRT profiles: trt-s8s8)
+    int8_onnx: tuple[tuple[Component, Path], ...] = ()  # user-supplied (ModelOpt) QDQ graphs
 
     def settings_hash(self, image_size: int) -> str:
         """What every artifact depends on. Precisions and --openvino are left out: they choose
@@ -79,14 +82,17 @@ class ExportResult:
 def wanted_precisions(request: ExportRequest, profile, component: Component) -> tuple[Precision, ...]:
     """fp32 always (reference and fallback) plus what the request or the profile asks for."""
     asked = request.precisions or (getattr(profile.precision, component.value),)
-    return tuple(dict.fromkeys((Precision.FP32, *asked)))
+    supplied = (Precision.INT8,) if component in dict(request.int8_onnx) else ()
+    return tuple(dict.fromkeys((Precision.FP32, *asked, *supplied)))
 
 
-def _io(spec: ComponentExport, model) -> tuple[dict, dict]:
-    def dims(values):
-        return {v.name: [d.dim_param or d.dim_value for d in v.type.tensor_type.shape.dim] for v in values}
-
-    return dims(model.graph.input), dims(model.graph.output)
+def reusable(old: ComponentArtifact, scheme: Int8Scheme, user_sha256: str | None) -> bool:
+    """An INT8 artifact is reused only in the scheme (and, user-supplied, from the file) asked for."""
+    if old.precision is not Precision.INT8:
+        return True
+    if user_sha256 is not None:
+        return (old.int8 or {}).get("source_sha256") == user_sha256
+    return recorded_scheme(old.int8) is scheme
 
 
 def _tool_versions() -> dict[str, str]:
@@ -106,142 +112,6 @@ def _tool_versions() -> dict[str, str]:
         "diffusers": diffusers.__version__,
         "transformers": transformers.__version__,
     }
-
-
-class _ComponentExporter:
-    """Exports one component in every precision asked for; knows nothing about the CLI."""
-
-    def __init__(
-        self, spec: ComponentExport, folder: Path, paths, shapes, opset: int, calibration, real_inputs
-    ) -> None:
-        self.spec, self.folder, self.paths, self.shapes, self.opset = spec, folder, paths, shapes, opset
-        self.calibration = calibration  # () -> list of input dicts, called only for INT8
-        self.real_inputs = real_inputs  # (batch, size, seed) -> held-out real inputs for INT8 checks
-
-    def _artifact(
-        self,
-        precision: Precision,
-        actual: Precision,
-        onnx_file: Path,
-        data: str | None,
-        checks,
-        notes,
-        int8=None,
-        seconds=0.0,
-    ):
-        model = check_onnx(onnx_file)
-        inputs, outputs = _io(self.spec, model)
-        return ComponentArtifact(
-            component=self.spec.component,
-            precision=precision,
-            file=onnx_file.name,
-            sha256=sha256_file(onnx_file),
-            bytes=onnx_file.stat().st_size + ((onnx_file.parent / data).stat().st_size if data else 0),
-            external_data=data,
-            opset=self.opset,
-            inputs=inputs,
-            outputs=outputs,
-            checks=checks,
-            actual_precision=actual,
-            spatial_divisors=self.spec.spatial_divisors(),
-            notes=notes,
-            int8=int8,
-            seconds=round(seconds, 2),
-        )
-
-    def fp32(self) -> ComponentArtifact:
-        start = time.perf_counter()
-        final = self.paths(Precision.FP32)
-        with workdir(self.folder) as tmp:
-            tmp = Path(tmp)
-            rng = np.random.default_rng(0)
-            sample = self.spec.sample_inputs(*self.shapes[0], rng)
-            raw = torch_to_onnx(
-                self.spec.module(),
-                sample,
-                self.spec.input_names,
-                self.spec.output_names,
-                self.spec.dynamic_axes(),
-                self.opset,
-                tmp,
-            )
-            import onnx
-
-            optimized = tmp / final.name
-            data = save_model(onnx.load(str(raw)), optimized)
-            # Offline ORT rewrites were tried and dropped: the saved graph confused the fp16
-            # converter (duplicate Cast names); each runtime session applies its own full
-            # optimisation level at load instead, where it also knows the target provider.
-            notes = ["torch.onnx constant folding; runtime graph optimisation (ORT_ENABLE_ALL) at session load"]
-            checks = run_checks(self.spec, optimized, Precision.FP32, self.shapes)
-            raise_on_failures(self.spec.component.value, Precision.FP32, checks)
-            files = {optimized: final}
-            if data:
-                files[tmp / data] = final.with_name(data)
-            place(files)
-        return self._artifact(
-            Precision.FP32, Precision.FP32, final, data, checks, notes, seconds=time.perf_counter() - start
-        )
-
-    def derived(self, precision: Precision, fp32: ComponentArtifact) -> ComponentArtifact:
-        from edgegen.export.fp16 import convert_fp16
-        from edgegen.export.int8 import quantize_qdq
-
-        start = time.perf_counter()
-        src = self.folder / fp32.file
-        final = self.paths(precision)
-        with workdir(self.folder) as tmp:
-            tmp = Path(tmp)
-            out = tmp / final.name
-            int8_info = None
-            if precision is Precision.FP16:
-                data, notes = convert_fp16(src, out, self.spec.fp16_op_block_list)
-            else:
-                int8_info = quantize_qdq(src, out, self.spec.int8_op_types, self.calibration(), tmp)
-                data = final.name + ".data" if (tmp / (final.name + ".data")).exists() else None
-                notes = [
-                    f"int8 QDQ on {', '.join(int8_info['op_types'])}; "
-                    "attention activation×activation MatMuls left in float",
-                    "int8 drift measured on held-out real data (not the calibration samples)",
-                ]
-            held_out = self.real_inputs if precision is Precision.INT8 else None
-            checks = run_checks(self.spec, out, precision, self.shapes, make_inputs=held_out)
-            actual = precision
-            if precision is Precision.FP16 and not all(c.finite for c in checks):
-                # NaN/Inf in half precision: ship the fp32 graph under the fp16 name, and say so.
-                notes.append("fp16 produced NaN/Inf in validation: fell back to fp32 for this component")
-                shutil.copyfile(src, out)
-                data = fp32.external_data  # the copied graph still points at the fp32 weights file
-                checks = run_checks(self.spec, out, Precision.FP32, self.shapes)
-                actual = Precision.FP32
-            raise_on_failures(self.spec.component.value, actual, checks)
-            files = {out: final}
-            if data and (tmp / data).exists():
-                files[tmp / data] = final.with_name(data)
-            place(files)
-        return self._artifact(precision, actual, final, data, checks, notes, int8_info, time.perf_counter() - start)
-
-    def openvino_int8(self, fp32: ComponentArtifact, xml: Path) -> dict:
-        """NNCF INT8 IR from the fp32 graph, validated on held-out real data like the ONNX INT8."""
-        from edgegen.export.openvino_int8 import nncf_quantize
-        from edgegen.export.validate import RunnerSession
-        from edgegen.runtime.backends.openvino_backend import OpenVinoRunner
-
-        start = time.perf_counter()
-        info = nncf_quantize(self.folder / fp32.file, xml, self.spec.component, self.calibration())
-        runner = OpenVinoRunner(xml, Precision.INT8)
-        checks = run_checks(
-            self.spec, xml, Precision.INT8, self.shapes, make_inputs=self.real_inputs, session=RunnerSession(runner)
-        )
-        runner.release()
-        raise_on_failures(self.spec.component.value, Precision.INT8, checks, " (OpenVINO NNCF IR)")
-        return {
-            **info,
-            "sha256": sha256_file(xml),
-            "bin_sha256": sha256_file(xml.with_suffix(".bin")),
-            "checks": [c.__dict__ for c in checks],
-            "seconds": round(time.perf_counter() - start, 2),
-        }
 
 
 def pipeline_info(pipe, source) -> dict:
@@ -290,6 +160,17 @@ def _stack(samples: list[dict[str, np.ndarray]], batch: int) -> dict[str, np.nda
     return {k: np.concatenate([s[k] for s in samples])[:batch] for k in samples[0]}
 
 
+def _supplied_int8(request: ExportRequest) -> dict[Component, tuple[Path, str]]:
+    """Component → (user's QDQ graph, its sha256); a missing file is refused before any work."""
+    out = {}
+    for component, path in request.int8_onnx:
+        path = Path(path).expanduser()
+        if not path.is_file():
+            raise ArtifactError(f"--int8-onnx {component.value}={path}: no such file")
+        out[component] = (path, sha256_file(path))
+    return out
+
+
 def export_model(request: ExportRequest, progress=None) -> ExportResult:
     """Export, validate and record every requested component and precision."""
     from edgegen.classifiers.card import load_classifier
@@ -302,6 +183,8 @@ def export_model(request: ExportRequest, progress=None) -> ExportResult:
 
     started = time.perf_counter()
     profile = load_profile(request.profile)
+    scheme = request.int8_scheme or scheme_for_profile(profile)
+    supplied = _supplied_int8(request)
     source = resolve_model(request.model, trust_pickle=request.trust_pickle)
     pipe = source.load_pipeline(seed=request.seed)
     gan = source.family == "gan"
@@ -394,19 +277,27 @@ def export_model(request: ExportRequest, progress=None) -> ExportResult:
         paths = lambda p, c=component: artifact_path(
             request.out_root, source.name, profile.name, ArtifactKind.ONNX, c, p
         )  # noqa: E731
-        exporter = _ComponentExporter(spec, folder, paths, shapes, request.opset, calib, real)
+        exporter = ComponentExporter(spec, folder, paths, shapes, request.opset, calib, real)
         fp32 = None
         for precision in wanted_precisions(request, profile, component):
             label = f"{component.value}.{precision.value}"
             old = previous.find(component, precision) if previous else None
-            if old is not None and verify_artifact(folder, old) is None:
+            user = supplied.get(component) if precision is Precision.INT8 else None
+            if (
+                old is not None
+                and verify_artifact(folder, old) is None
+                and reusable(old, scheme, user[1] if user else None)
+            ):
                 artifacts.append(old)
                 result.reused.append(label)
                 fp32 = old if precision is Precision.FP32 else fp32
                 continue
             if progress:
                 progress(label)
-            art = exporter.fp32() if precision is Precision.FP32 else exporter.derived(precision, fp32)
+            if precision is Precision.FP32:
+                art = exporter.fp32()
+            else:
+                art = exporter.derived(precision, fp32, scheme, user[0] if user else None)
             if precision is Precision.INT8 and request.openvino:
                 art.int8["openvino"] = exporter.openvino_int8(
                     fp32,

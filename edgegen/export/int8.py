@@ -1,9 +1,10 @@
-"""INT8: explicit QDQ graphs calibrated on real data, one file for ORT on CPU and TensorRT on GPU.
+"""INT8: explicit QDQ graphs calibrated on real data, in the scheme the device profile needs.
 
 Which ops are quantized is per component (`ComponentExport.int8_op_types`): convolutions and the
 weight MatMuls/Gemms. MatMuls between two activations (attention's Q·Kᵀ and P·V) stay float:
-quantizing them costs accuracy and, on CPU, time spent re-quantizing. Activations are uint8
-asymmetric, weights int8 symmetric per channel (U8S8: what VNNI instructions take).
+quantizing them costs accuracy and, on CPU, time spent re-quantizing. The scheme
+(`edgegen.export.int8_schemes`) decides the types: u8s8 for ORT on CPU (what VNNI takes), int8
+symmetric activations with Q/DQ only where TensorRT fuses them for TensorRT.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from typing import Any
 import numpy as np
 import onnx
 
-from edgegen.export.onnx_io import TWO_GB, onnx_size
+from edgegen.export.int8_schemes import TRT_FUSIBLE_OPS, Int8Scheme, scheme_options
+from edgegen.export.onnx_io import TWO_GB, onnx_size, save_model
 
 
 class _Reader:
@@ -59,10 +61,16 @@ def _quiet_root_logger():
 
 
 def quantize_qdq(
-    src: Path, dst: Path, op_types: Iterable[str], samples: list[dict[str, np.ndarray]], workdir: Path
+    src: Path,
+    dst: Path,
+    op_types: Iterable[str],
+    samples: list[dict[str, np.ndarray]],
+    workdir: Path,
+    scheme: Int8Scheme = Int8Scheme.CPU_U8S8,
 ) -> dict[str, Any]:
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
 
+    options = scheme_options(scheme)
     model = onnx.load(str(src))
     _name_nodes(model)
     large = onnx_size(model) >= TWO_GB
@@ -73,28 +81,39 @@ def quantize_qdq(
     op_types = tuple(op_types)
     excluded = activation_matmuls(model)
     candidates = [n.name for n in model.graph.node if n.op_type in op_types and n.name not in excluded]
+    quantized = workdir / "quantized.onnx" if options.detach_non_fusible else dst
     with _quiet_root_logger():  # quantize_static logs a pre-processing hint on the root logger
         quantize_static(
             str(named),
-            str(dst),
+            str(quantized),
             _Reader(samples),
             quant_format=QuantFormat.QDQ,
             op_types_to_quantize=list(op_types),
             per_channel=True,
-            activation_type=QuantType.QUInt8,
+            activation_type=getattr(QuantType, options.activation_type),
             weight_type=QuantType.QInt8,
             nodes_to_exclude=excluded,
             use_external_data_format=large,
             calibrate_method=CalibrationMethod.MinMax,
-            extra_options={"WeightSymmetric": True, "ActivationSymmetric": False},
+            extra_options=options.extra_options(),
         )
+    rewired = 0
+    if options.detach_non_fusible:
+        from edgegen.export.qdq_graph import detach_non_fusible_readers
+
+        graph = onnx.load(str(quantized))
+        rewired = detach_non_fusible_readers(graph, TRT_FUSIBLE_OPS)
+        save_model(graph, dst)  # past 2 GB: weights in <dst>.data beside it
     return {
+        "scheme": scheme.value,
         "format": "QDQ",
-        "activations": "uint8 asymmetric (per tensor)",
-        "weights": "int8 symmetric per channel",
+        "activations": options.activations,
+        "weights": options.weights,
+        "biases": "int32 (quantized)" if options.quantize_bias else "float",
         "op_types": list(op_types),
         "nodes_quantized": len(candidates),
         "nodes_excluded_activation_matmul": len(excluded),
+        "readers_detached_from_qdq": rewired,
         "calibration_method": "MinMax",
         "calibration_samples": len(samples),
     }

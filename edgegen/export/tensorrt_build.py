@@ -53,6 +53,12 @@ def gpu_tag(gpu_name: str, compute_capability: str, trt_version: str) -> str:
     return f"{slug}_sm{compute_capability.replace('.', '')}_trt{trt_version}"
 
 
+def workspace_gb(memory_budget_gb: float) -> float:
+    """Builder workspace: a quarter of the profile's memory budget, at most 4 GB (tactics that
+    want more are skipped; an 8 GB Jetson cannot lend 4 GB to the builder beside the model)."""
+    return round(min(4.0, max(0.5, memory_budget_gb / 4)), 2)
+
+
 def builder_flags(precision: Precision) -> tuple[str, ...]:
     """TensorRT BuilderFlag names for an ONNX of this precision.
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from edgegen.errors import ArtifactError, UsageError
 from edgegen.export.artifacts import ExportManifest, load_manifest, verify_artifact
 from edgegen.runtime.backends.base import Runner
+from edgegen.runtime.engine_select import ShapeNeed
 from edgegen.runtime.pipeline import PipelineInfo, Text2ImagePipeline
 from edgegen.types import Backend, Component, Precision, SchedulerName
 
@@ -23,6 +24,11 @@ class RunConfig:
     threads: int | None = None
     device: str = "cpu"  # torch backend only
     torch_compile: bool = False  # torch backend only: torch.compile (inductor)
+    shape_need: ShapeNeed | None = None  # trt: pick the engine built for this (None: the widest)
+    trt_ranges: tuple[tuple[int, int, int], tuple[int, int, int]] | None = None  # ORT TensorRT EP
+    # profile (images per call, image side); None: the export's device profile, as `edgegen build` uses
+    cuda_graph: bool = False  # trt: replay the UNet call as a CUDA graph (static shapes)
+    device_loop: bool = True  # keep the latents on the GPU between UNet calls where the runner can
 
 
 def onnx_runner(
@@ -41,30 +47,69 @@ def onnx_runner(
         raise ArtifactError(f"{folder}: {why}", hint="re-run `edgegen export`")
     path = folder / art.file
     if config.backend in ONNX_BACKENDS:
+        from edgegen.export.artifacts import ArtifactKind, folder_path
         from edgegen.runtime.backends.ort_backend import OrtRunner
 
-        return OrtRunner(path, config.backend, art.actual_precision, config.threads)
+        shapes = None
+        if config.backend is Backend.ORT_TENSORRT:
+            from edgegen.export.shape_profiles import trt_input_shapes
+
+            ranges = config.trt_ranges or _export_profile_ranges(manifest.profile)
+            shapes = trt_input_shapes(art, *ranges) if ranges else None
+        return OrtRunner(
+            path,
+            config.backend,
+            art.actual_precision,
+            config.threads,
+            trt_shapes=shapes,
+            cache_dir=folder_path(folder, ArtifactKind.ORT_TRT_CACHE),
+        )
     if config.backend is Backend.OPENVINO:
         # INT8: the NNCF-quantized IR when `export --openvino` made one, else the QDQ ONNX
         # (OpenVINO runs Q/DQ graphs as INT8 too).
-        from edgegen.export.artifacts import ArtifactKind, artifact_path
+        from edgegen.export.artifacts import ArtifactKind, folder_path
         from edgegen.runtime.backends.openvino_backend import OpenVinoRunner
 
-        ir = artifact_path(
-            folder.parent.parent, manifest.model, manifest.profile, ArtifactKind.OPENVINO_IR, component, precision
-        )
+        ir = folder_path(folder, ArtifactKind.OPENVINO_IR, component, precision)
         return OpenVinoRunner(ir if ir.is_file() else path, art.actual_precision, config.threads)
     if config.backend is Backend.TENSORRT:
-        from edgegen.runtime.backends.trt_backend import TrtRunner
-
-        engines = sorted((folder / "engines").glob(f"{component.value}.{precision.value}.*.plan"))
-        if not engines:
-            raise ArtifactError(
-                f"no TensorRT engine for {component.value}.{precision.value} in {folder / 'engines'}",
-                hint="run `edgegen build`",
-            )
-        return TrtRunner(engines[-1])
+        return _trt_runner(folder, art, component, precision, config)
     raise UsageError(f"backend {config.backend.value} does not run ONNX artifacts")
+
+
+def _export_profile_ranges(profile_name: str):
+    """The shape ranges of the device profile an export was made for (None when that profile
+    is not found by name here, e.g. a user's YAML file elsewhere)."""
+    from edgegen.errors import ProfileError
+    from edgegen.export.shape_profiles import profile_ranges
+    from edgegen.profiles import load_profile
+
+    try:
+        return profile_ranges(load_profile(profile_name))
+    except ProfileError:
+        return None
+
+
+def _trt_runner(folder: Path, art, component: Component, precision: Precision, config: RunConfig) -> Runner:
+    """The engine `edgegen build` recorded for this GPU, TensorRT version, ONNX and shapes."""
+    from edgegen.export.engine_manifest import load_engine_manifest
+    from edgegen.export.shape_profiles import needed_shapes
+    from edgegen.export.tensorrt_build import require_tensorrt
+    from edgegen.runtime.backends.trt_backend import TrtRunner
+    from edgegen.runtime.engine_select import EngineNeed, select_engine
+    from edgegen.system.gpu import cuda_device
+
+    trt = require_tensorrt()
+    device = cuda_device()
+    need = config.shape_need
+    shapes = needed_shapes(art, need.image_batch, need.image_size) if need else None
+    record = select_engine(
+        load_engine_manifest(folder).engines,
+        EngineNeed(component, precision, art.sha256, device.name, device.compute_capability, trt.__version__, shapes),
+        str(folder),
+    )
+    graph = config.cuda_graph and component is Component.UNET
+    return TrtRunner(folder / record.file, cuda_graph=graph, device=f"cuda:{device.index}")
 
 
 def _gan_info(config, card: dict) -> PipelineInfo:
@@ -181,7 +226,7 @@ def open_sd_pipeline(
                 for c in SD_RUNTIME_COMPONENTS
             },
         }
-        return Text2ImagePipeline(runners, pipe.tokenizer, sched, info, low_memory), facts
+        return Text2ImagePipeline(runners, pipe.tokenizer, sched, info, low_memory, config.device_loop), facts
     if artifacts is None:
         raise UsageError(f"--backend {config.backend.value} needs --artifacts (an `edgegen export` folder)")
     folder = Path(artifacts)
@@ -201,4 +246,5 @@ def open_sd_pipeline(
         "model_sha256": manifest.source_sha256,
         "precisions": {c.value: config.precisions[c].value for c in SD_RUNTIME_COMPONENTS},
     }
-    return Text2ImagePipeline(runners, tokenizer, make_scheduler(scheduler, sched_cfg), info, low_memory), facts
+    sched = make_scheduler(scheduler, sched_cfg)
+    return Text2ImagePipeline(runners, tokenizer, sched, info, low_memory, config.device_loop), facts

@@ -1,6 +1,10 @@
 """Text-to-image over exported components on any backend: tokenizer → text encoder (embeddings
 cached per prompt) → UNet loop (classifier-free guidance batched in one call) → scheduler →
 VAE decoder (optionally tiled) → uint8 images. Same seed ⇒ same initial noise on every backend.
+
+When the UNet's runner can keep tensors on its GPU (`DeviceRunner.io_device()`), the latents,
+the guidance arithmetic and the scheduler step stay there for the whole loop: one copy in, one
+copy out. Otherwise (CPU backends) the loop runs on numpy/CPU torch exactly as before.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import numpy as np
 import torch
 
 from edgegen.errors import NumericalError
-from edgegen.runtime.backends.base import Runner
+from edgegen.runtime.backends.base import DeviceRunner, Runner
 from edgegen.types import Component
 
 
@@ -62,8 +66,11 @@ def to_uint8(images: np.ndarray) -> np.ndarray:
 
 
 def _check_finite(array, component: Component, step: int | None = None) -> None:
-    values = array.numpy() if isinstance(array, torch.Tensor) else array
-    if not np.isfinite(values).all():
+    if isinstance(array, torch.Tensor):
+        finite = bool(torch.isfinite(array).all())  # on the tensor's device: one scalar comes back
+    else:
+        finite = bool(np.isfinite(array).all())
+    if not finite:
         where = f" at step {step}" if step is not None else ""
         raise NumericalError(
             f"NaN/Inf in the {component.value} output{where}",
@@ -75,7 +82,13 @@ class Text2ImagePipeline:
     family = "sd"
 
     def __init__(
-        self, runners: dict[Component, Runner], tokenizer, scheduler, info: PipelineInfo, low_memory: bool = False
+        self,
+        runners: dict[Component, Runner],
+        tokenizer,
+        scheduler,
+        info: PipelineInfo,
+        low_memory: bool = False,
+        device_loop: bool = True,
     ) -> None:
         self.runners, self.tokenizer, self.scheduler, self.info, self.low_memory = (
             runners,
@@ -84,7 +97,15 @@ class Text2ImagePipeline:
             info,
             low_memory,
         )
+        self.device_loop = device_loop  # False: always the host loop (for comparisons)
         self._emb_cache: dict[str, np.ndarray] = {}
+
+    def loop_device(self) -> str | None:
+        """Where the UNet loop runs: the UNet runner's GPU when it can keep tensors there."""
+        unet = self.runners[Component.UNET]
+        if not self.device_loop or not isinstance(unet, DeviceRunner):
+            return None
+        return unet.load().io_device()
 
     def _run(self, component: Component, inputs: dict[str, np.ndarray]) -> tuple[np.ndarray, float]:
         runner = self.runners[component]
@@ -133,6 +154,23 @@ class Text2ImagePipeline:
             context = cond.astype(np.float32)
         side = size // self.info.vae_scale_factor
         latents = initial_latents(seeds, (self.info.latent_channels, side, side))
+        device = self.loop_device()
+        loop = self._denoise_on_device if device else self._denoise_on_host
+        latents = loop(latents, context, steps, guided, guidance_scale, timings, on_step, device)
+        self._release_if_low_memory(Component.UNET)
+        lat = latents.numpy().astype(np.float32)
+        if tiled_decode:
+            t0 = time.perf_counter()
+            images = self._decode_tiled(lat)
+            timings.vae_decoder_s = time.perf_counter() - t0
+        else:
+            images, timings.vae_decoder_s = self._run(Component.VAE_DECODER, {"latent": lat})
+        _check_finite(images, Component.VAE_DECODER)
+        self._release_if_low_memory(Component.VAE_DECODER)
+        timings.total_s = time.perf_counter() - start
+        return Generated(to_uint8(images), timings)
+
+    def _denoise_on_host(self, latents, context, steps, guided, guidance_scale, timings, on_step, _device):
         self.scheduler.set_timesteps(steps)
         latents = latents * self.scheduler.init_noise_sigma
         for i, t in enumerate(self.scheduler.timesteps):
@@ -153,18 +191,32 @@ class Text2ImagePipeline:
             _check_finite(latents, Component.UNET, i)
             if on_step:
                 on_step(i + 1, steps)
-        self._release_if_low_memory(Component.UNET)
-        lat = latents.numpy().astype(np.float32)
-        if tiled_decode:
-            t0 = time.perf_counter()
-            images = self._decode_tiled(lat)
-            timings.vae_decoder_s = time.perf_counter() - t0
-        else:
-            images, timings.vae_decoder_s = self._run(Component.VAE_DECODER, {"latent": lat})
-        _check_finite(images, Component.VAE_DECODER)
-        self._release_if_low_memory(Component.VAE_DECODER)
-        timings.total_s = time.perf_counter() - start
-        return Generated(to_uint8(images), timings)
+        return latents
+
+    @torch.inference_mode()
+    def _denoise_on_device(self, latents, context, steps, guided, guidance_scale, timings, on_step, device):
+        unet = self.runners[Component.UNET]
+        self.scheduler.set_timesteps(steps, device=device)
+        latents = latents.to(device) * self.scheduler.init_noise_sigma
+        context = torch.from_numpy(context).to(device)
+        for i, t in enumerate(self.scheduler.timesteps):
+            model_in = torch.cat([latents, latents]) if guided else latents
+            model_in = self.scheduler.scale_model_input(model_in, t).float().contiguous()
+            timestep = torch.full((model_in.shape[0],), float(t), dtype=torch.float32, device=device)
+            out = unet.run_device({"sample": model_in, "timestep": timestep, "encoder_hidden_states": context})
+            noise = next(iter(out.values())).float()
+            timings.unet_steps_s.append(unet.last_inference_s)
+            _check_finite(noise, Component.UNET, i)
+            if guided:
+                n_uncond, n_cond = noise.chunk(2)
+                noise = n_uncond + guidance_scale * (n_cond - n_uncond)
+            else:
+                noise = noise.clone()  # the runner reuses its output buffer on the next call
+            latents = self.scheduler.step(noise, t, latents).prev_sample
+            _check_finite(latents, Component.UNET, i)
+            if on_step:
+                on_step(i + 1, steps)
+        return latents.cpu()
 
     def generate(self, items, settings) -> Generated:
         """Planned images (edgegen.runtime.generate.PlannedImage) under GenerateSettings."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from edgegen.export.components.base import ComponentExport, register_export
+from edgegen.export.components.base import ComponentExport, register_export, with_int8
 from edgegen.types import Component
 
 
@@ -15,6 +15,10 @@ class ClassifierExport(ComponentExport):
     component = Component.CLASSIFIER
     input_names = ("images",)
     output_names = ("logits",)
+    # INT8 worst measured: max-abs 0.944 on the logits (u8s8); rel-L2 3.89 where one image's two
+    # logits are both near zero (u8s8, batch 1; 0.19-0.73 elsewhere, trt-s8s8 ≤ 0.30): for this
+    # component the logits' max-abs is the bound that bites.
+    tolerances = with_int8(6.0, 1.5)
     fp16_op_block_list = ("Softmax",)
     int8_op_types = ("Conv", "MatMul", "Gemm")
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from edgegen.export.components.base import ComponentExport, register_export
+from edgegen.export.components.base import ComponentExport, register_export, with_int8
 from edgegen.types import Component
 
 
@@ -17,6 +17,8 @@ class GeneratorExport(ComponentExport):
     component = Component.GENERATOR
     input_names = ("z", "c")
     output_names = ("images",)
+    # INT8 worst measured: rel-L2 0.377, max-abs 2.18 (a GAN trained 4 steps, u8s8).
+    tolerances = with_int8(0.6, 3.5)
     # Demodulation sums squared weights × styles and takes a reciprocal square root: fp32.
     fp16_op_block_list = ("Sqrt", "Reciprocal", "ReduceMean", "Pow")
     int8_op_types = ("Conv", "MatMul", "Gemm")

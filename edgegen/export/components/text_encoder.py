@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from edgegen.export.components.base import ComponentExport, register_export
+from edgegen.export.components.base import ComponentExport, register_export, with_int8
 from edgegen.types import Component
 
 
@@ -23,6 +23,8 @@ class TextEncoderExport(ComponentExport):
     component = Component.TEXT_ENCODER
     input_names = ("input_ids",)
     output_names = ("text_embeddings",)
+    # INT8 worst measured: rel-L2 0.278, max-abs 1.007 (embedded model, u8s8); trt-s8s8 0.119.
+    tolerances = with_int8(0.45, 1.6)
     batch_multiplier = 2  # classifier-free guidance: uncond + cond in one call
     fp16_op_block_list = ("LayerNormalization", "Softmax")
     int8_op_types = ("MatMul", "Gemm")

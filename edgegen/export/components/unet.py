@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from edgegen.export.components.base import ComponentExport, register_export
+from edgegen.export.components.base import ComponentExport, register_export, with_int8
 from edgegen.types import Component
 
 
@@ -30,6 +30,9 @@ class UNetExport(ComponentExport):
     component = Component.UNET
     input_names = ("sample", "timestep", "encoder_hidden_states")
     output_names = ("noise_pred",)
+    # INT8 worst measured (bench/results/int8_drift.json): rel-L2 0.403 (tiny, u8s8), max-abs 0.690
+    # (embedded model, u8s8); the embedded model in trt-s8s8 drifts 0.018.
+    tolerances = with_int8(0.6, 1.0)
     batch_multiplier = 2  # classifier-free guidance: uncond + cond in one call
     # GroupNorm/LayerNorm statistics and the attention softmax overflow or lose precision in fp16.
     fp16_op_block_list = ("Softmax", "GroupNormalization", "LayerNormalization", "InstanceNormalization")

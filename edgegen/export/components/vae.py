@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from edgegen.export.components.base import ComponentExport, register_export
+from edgegen.export.components.base import ComponentExport, register_export, with_int8
 from edgegen.export.components.unet import vae_scale_factor
 from edgegen.types import Component
 
@@ -42,6 +42,9 @@ class VaeDecoderExport(ComponentExport):
     component = Component.VAE_DECODER
     input_names = ("latent",)
     output_names = ("images",)
+    # INT8 worst measured: rel-L2 0.801, max-abs 3.84 (tiny preset, random weights, u8s8); the
+    # embedded model: 0.38 (u8s8), 0.21 (trt-s8s8). Below 1.0, so an all-zero output still fails.
+    tolerances = with_int8(0.95, 6.0)
     # The SD VAE decoder's activations exceed fp16 range at high resolution: keep norms in fp32.
     fp16_op_block_list = ("GroupNormalization", "InstanceNormalization", "Softmax")
     int8_op_types = ("Conv",)
@@ -68,6 +71,8 @@ class VaeEncoderExport(ComponentExport):
     component = Component.VAE_ENCODER
     input_names = ("images",)
     output_names = ("latent",)
+    # INT8 worst measured: rel-L2 0.590 (tiny, u8s8), max-abs 1.546 (embedded model, u8s8).
+    tolerances = with_int8(0.9, 2.4)
     fp16_op_block_list = ("GroupNormalization", "InstanceNormalization", "Softmax")
     int8_op_types = ("Conv",)
 

@@ -3,6 +3,10 @@
 A runner owns one component (text encoder, UNet, ...) on one backend: `load()` builds the
 session/engine, `run()` maps named numpy inputs to named numpy outputs, `last_inference_s`
 times the last call, `release()` frees it. Runners are context managers.
+
+A `DeviceRunner` can also take torch tensors already on its GPU and leave its outputs there
+(`run_device`), so a caller keeps data on the device between calls (the UNet loop); where its
+`io_device()` is None (a CPU session) callers use `run()` as before.
 """
 
 from __future__ import annotations
@@ -53,3 +57,28 @@ class Runner(ABC):
 
     def __exit__(self, *exc) -> None:
         self.release()
+
+
+class DeviceRunner(Runner):
+    """A runner that can keep inputs and outputs on a GPU as torch tensors."""
+
+    @abstractmethod
+    def io_device(self) -> str | None:
+        """The torch device `run_device` takes and returns tensors on ("cuda:0"), or None when
+        this runner (as loaded) runs on the CPU. Valid after `load()`."""
+
+    @abstractmethod
+    def _infer_device(self, inputs: dict) -> dict: ...
+
+    def run_device(self, inputs: dict) -> dict:
+        """Named torch tensors on `io_device()` → named torch tensors there. Outputs may be
+        buffers the runner reuses: valid until its next call (copy what must outlive it). The
+        call has finished on the GPU when it returns, so `last_inference_s` is its real time."""
+        if not self.loaded:
+            self.load()
+        if self.io_device() is None:
+            raise TypeError(f"{self.name} runs on the CPU here: use run()")
+        start = time.perf_counter()
+        out = self._infer_device(inputs)
+        self.last_inference_s = time.perf_counter() - start
+        return out

@@ -28,9 +28,16 @@ def choose_providers(backend: Backend, available: list[str], has_gpu: bool) -> l
     return [p for p in wanted if p in available]
 
 
-def tensorrt_provider_options(cache_dir: str, fp16: bool, int8: bool) -> dict[str, str]:
-    """TensorRT EP options: engine and timing caches on disk so later sessions start fast."""
+def tensorrt_provider_options(cache_dir: str, fp16: bool, int8: bool, shapes: dict | None = None) -> dict[str, str]:
+    """TensorRT EP options: engine and timing caches on disk so later sessions start fast, and
+    the optimization profile (`shapes`: input → min/opt/max, from the device profile as
+    `edgegen build` uses it) so the EP builds one engine for the whole range instead of a new
+    one for every shape it meets."""
+    from edgegen.export.shape_profiles import ort_profile_options
+
+    profile = ort_profile_options(shapes) if shapes else {}
     return {
+        **profile,
         "trt_engine_cache_enable": "True",
         "trt_engine_cache_path": cache_dir,
         "trt_timing_cache_enable": "True",

@@ -1,14 +1,15 @@
 """torch (eager) runner: the component's torch module, the reference every other backend is
-compared with. CUDA when asked and present; fp16 autocast only for fp16 on CUDA."""
+compared with. CUDA when asked and present; fp16 autocast only for fp16 on CUDA. On CUDA it
+also takes and returns device tensors (`run_device`), so the UNet loop stays on the GPU."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from edgegen.runtime.backends.base import Runner
+from edgegen.runtime.backends.base import DeviceRunner
 
 
-class TorchRunner(Runner):
+class TorchRunner(DeviceRunner):
     name = "torch"
 
     def __init__(
@@ -47,6 +48,22 @@ class TorchRunner(Runner):
         if self.device.startswith("cuda"):
             torch.cuda.synchronize()
         return {n: o.float().cpu().numpy() for n, o in zip(self.spec.output_names, outs, strict=True)}
+
+    def io_device(self) -> str | None:
+        return self.device if self.device.startswith("cuda") else None
+
+    def _infer_device(self, inputs: dict) -> dict:
+        import torch
+
+        args = []
+        for name in self.spec.input_names:
+            t = inputs[name].to(self.device)
+            args.append(t.half() if self.half and t.is_floating_point() else t)
+        with torch.inference_mode():
+            out = self.module(*args)
+        outs = out if isinstance(out, tuple | list) else (out,)
+        torch.cuda.synchronize()
+        return dict(zip(self.spec.output_names, outs, strict=True))
 
     def _release(self) -> None:
         self.module = None
