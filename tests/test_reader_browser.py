@@ -2,8 +2,8 @@
 (no browser download). Open the invitation link, answer with the keyboard, reload half-way and
 resume, close the browser and come back, finish both trials; then `edgegen reader analyze`.
 
-Chromium is found on PATH, else installed with apt-get (as root); the test skips, saying why,
-only where neither is possible. CI (.ci/run) installs it before the suite."""
+Chromium is found on PATH, else installed with apt-get (as root, or through password-less sudo);
+the test skips, saying why, only where neither is possible. CI (.ci/run) installs it before the suite."""
 
 from __future__ import annotations
 
@@ -46,11 +46,15 @@ def chromium() -> str:
             "no chromium on PATH and no apt-get to install it (Debian/Ubuntu: "
             "apt-get install chromium, or set EDGEGEN_CHROMIUM)"
         )
-    if os.geteuid() != 0:
-        pytest.skip("no chromium on PATH, and installing it with apt-get needs root (apt-get install chromium)")
+    prefix: list[str] = []
+    if os.geteuid() != 0:  # not root: password-less sudo, or a clear skip
+        can_sudo = shutil.which("sudo") and subprocess.run(["sudo", "-n", "true"], capture_output=True).returncode == 0
+        if not can_sudo:
+            pytest.skip("no chromium on PATH, and installing it with apt-get needs root (apt-get install chromium)")
+        prefix = ["sudo", "-n", "--preserve-env=DEBIAN_FRONTEND"]
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    subprocess.run(["apt-get", "update", "-qq"], env=env, timeout=900, check=False)
-    subprocess.run(["apt-get", "install", "-y", "-qq", "chromium"], env=env, timeout=1800, check=False)
+    subprocess.run([*prefix, "apt-get", "update", "-qq"], env=env, timeout=900, check=False)
+    subprocess.run([*prefix, "apt-get", "install", "-y", "-qq", "chromium"], env=env, timeout=1800, check=False)
     path = _which_chromium()
     if not path:
         pytest.fail("apt-get could not install chromium")
