@@ -282,6 +282,16 @@ def test_driver_sigkill_then_rerun_resumes_without_duplicates(cluster, reference
     _same_as_reference(out, reference)
 
 
+def test_a_worker_side_error_arrives_typed_and_one_line(cluster, run_cli, tmp_path):
+    from edgegen.errors import ModelError
+
+    code, _, err = run_cli(
+        "generate", "--out", str(tmp_path / "g"), "--model", "./no-such-model", "--backend", "torch", "--ray", cluster
+    )
+    assert code == ModelError.exit_code and err.count("\n") == 1 and "no-such-model" in err, err
+    assert not (tmp_path / "g").exists()
+
+
 def test_classify_on_ray_equals_the_single_process_result(cluster, run_cli, tmp_path):
     common = ["classify", "default", "--backend", "torch", "--threads", "1", "--bootstrap", "20", "--json"]
     code, single, err = run_cli(*common, "--out", str(tmp_path / "single.csv"))

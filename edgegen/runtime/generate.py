@@ -126,6 +126,8 @@ def resume(
     compacted to the kept lines (and lines of files not planned here)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    for stale in out_dir.rglob(".*.tmp"):  # a killed writer's half-written temp file (one writer per folder)
+        stale.unlink(missing_ok=True)
     manifest = out_dir / MANIFEST
     wanted = {it.file: it for it in items}
     keep: dict[str, dict] = {}
