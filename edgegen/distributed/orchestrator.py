@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -97,10 +97,6 @@ class RayGeneration:
     pool: WorkerPool
     request: RayRequest
     description: PipelineDescription
-    stats: RayStats = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.stats = _stats(self.pool, 0)
 
     def generate(
         self,
@@ -142,9 +138,9 @@ class RayGeneration:
                     progress(len(keep) + len(committed), len(items), len(committed) / elapsed if elapsed > 0 else 0.0)
         seconds = time.perf_counter() - start
         done = len(committed)
-        self.stats = _stats(self.pool, len(shards), since)
+        stats = _stats(self.pool, len(shards), since)
         return RayGenerateResult(
-            out_dir, done, len(keep), seconds, done / seconds if seconds > 0 and done else 0.0, steps, self.stats
+            out_dir, done, len(keep), seconds, done / seconds if seconds > 0 and done else 0.0, steps, stats
         )
 
 
