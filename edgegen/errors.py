@@ -27,6 +27,11 @@ class EdgegenError(Exception):
     def __str__(self) -> str:
         return self.one_line()
 
+    def __reduce__(self):
+        # Pickled across processes (Ray workers, multiprocessing) with its hint: the default
+        # reduce re-calls __init__ with args only.
+        return (self.__class__, (self.message,), {"hint": self.hint})
+
 
 class UsageError(EdgegenError):
     """Conflicting or invalid flags, caught at the boundary."""
@@ -80,3 +85,9 @@ class NumericalError(EdgegenError):
     """NaN or Inf appeared in a tensor during generation or inference."""
 
     exit_code = 10
+
+
+class ClusterError(EdgegenError):
+    """A Ray cluster cannot be reached or cannot host a worker, or a shard kept failing on it."""
+
+    exit_code = 12

@@ -17,6 +17,20 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable
 ProfileOption = Annotated[
     str, typer.Option("--profile", "-p", help="Device profile name (see `edgegen profiles list`) or a YAML path.")
 ]
+RayOption = Annotated[
+    str | None,
+    typer.Option(
+        "--ray",
+        metavar="ADDRESS",
+        help=(
+            "Run on a Ray cluster: 'auto' (a running one), 'local' (start one on this machine) or HOST:PORT "
+            "(needs `pip install 'edgegen[ray]'`)."
+        ),
+    ),
+]
+RayActorsOption = Annotated[
+    int | None, typer.Option("--ray-actors", help="With --ray: at most this many actors (default: as many as fit).")
+]
 
 console = Console()
 err_console = Console(stderr=True)  # warnings: never mixed into --json output

@@ -7,7 +7,16 @@ from typing import Annotated
 
 import typer
 
-from edgegen.cli.output import JsonOption, ProfileOption, console, print_json, table, warn
+from edgegen.cli.output import (
+    JsonOption,
+    ProfileOption,
+    RayActorsOption,
+    RayOption,
+    console,
+    print_json,
+    table,
+    warn,
+)
 
 BackendOption = Annotated[
     str | None,
@@ -25,8 +34,11 @@ ArtifactsOption = Annotated[
 ]
 
 
-def run_config(profile, backend: str | None, precision: str | None, threads: int | None):
-    """Resolve backend (flag or profile), precisions and device once, at the boundary."""
+def run_config(profile, backend: str | None, precision: str | None, threads: int | None, remote: bool = False):
+    """Resolve backend (flag or profile), precisions and device once, at the boundary. `remote`
+    (--ray): a --backend is taken as given, since the workers, not this machine, must run it
+    (they raise the typed error if they cannot); without one, the profile's first backend usable
+    here is chosen, as for a local run."""
     from edgegen.cli.export import _parse_list
     from edgegen.runtime.loader import RunConfig
     from edgegen.runtime.select import choose_backend
@@ -34,17 +46,26 @@ def run_config(profile, backend: str | None, precision: str | None, threads: int
     from edgegen.system.runtimes import probe_all, usable_backends
     from edgegen.types import Backend, Component, Precision
 
-    has_gpu = nvidia_gpu_visible()  # Jetson too (no NVML there)
     requested = _parse_list(backend, Backend, "backend")[0] if backend else None
-    chosen = choose_backend(profile.backends, usable_backends(probe_all(has_gpu), has_gpu), requested)
     forced = _parse_list(precision, Precision, "precision")[0] if precision else None
     precisions = {c: forced or getattr(profile.precision, c.value) for c in Component}
-    import torch
-
     from edgegen.export.shape_profiles import profile_ranges
 
+    ranges = profile_ranges(profile)
+    if remote and requested is not None:  # the actor picks its device
+        return RunConfig(requested, precisions, threads or profile.threads, "cpu", trt_ranges=ranges)
+    has_gpu = nvidia_gpu_visible()  # Jetson too (no NVML there)
+    chosen = choose_backend(profile.backends, usable_backends(probe_all(has_gpu), has_gpu), requested)
+    import torch
+
     device = "cuda" if chosen is Backend.TORCH and torch.cuda.is_available() else "cpu"
-    return RunConfig(chosen, precisions, threads or profile.threads, device, trt_ranges=profile_ranges(profile))
+    return RunConfig(chosen, precisions, threads or profile.threads, device, trt_ranges=ranges)
+
+
+def ray_request(address: str, profile, actors: int | None, threads: int | None):
+    from edgegen.distributed.orchestrator import RayRequest
+
+    return RayRequest(address, actors, threads or profile.threads, profile.memory_budget_gb)
 
 
 def default_artifacts(model: str, profile_name: str, artifacts: Path | None, needed: bool) -> Path | None:
@@ -118,6 +139,8 @@ def generate_cmd(
     cuda_graph: Annotated[
         bool, typer.Option(help="--backend trt: replay the UNet call as a CUDA graph (fixed batch and size).")
     ] = False,
+    ray: RayOption = None,
+    ray_actors: RayActorsOption = None,
     json_out: JsonOption = False,
 ) -> None:
     """Generate synthetic CXRs per class or finding with provenance tags; resumable after a crash."""
@@ -129,7 +152,6 @@ def generate_cmd(
     from edgegen.profiles import load_profile
     from edgegen.runtime.engine_select import ShapeNeed
     from edgegen.runtime.generate import GenerateSettings, generate_images, plan
-    from edgegen.runtime.loader import open_pipeline
     from edgegen.types import Backend, SchedulerName
 
     for flag, value in (("--n", n), ("--steps", steps), ("--batch-size", batch_size)):
@@ -139,8 +161,12 @@ def generate_cmd(
         raise UsageError(f"--size {size} must be at least 16")
     if guidance is not None and guidance < 0:
         raise UsageError(f"--guidance {guidance} must be ≥ 0")
+    if ray is not None:
+        from edgegen.distributed.cluster import check_ray
+
+        ray = check_ray(ray)
     prof = load_profile(profile)
-    config = run_config(prof, backend, precision, threads)
+    config = run_config(prof, backend, precision, threads, remote=ray is not None)
     # TensorRT: the engine for this batch and size (a GAN's size is its own; only the batch matters).
     need = ShapeNeed(batch_size or prof.generation.batch, size or prof.generation.resolution)
     config = replace(config, shape_need=need, cuda_graph=cuda_graph)
@@ -149,47 +175,67 @@ def generate_cmd(
         sched = SchedulerName(scheduler) if scheduler else prof.generation.scheduler
     except ValueError:
         raise UsageError(f"unknown scheduler {scheduler!r}", hint="use ddim, euler or dpm++") from None
-    pipe, facts = open_pipeline(
-        config, sched, model=model, artifacts=folder, low_memory=prof.low_memory if low_memory is None else low_memory
-    )
-    facts = {**facts, "backend": config.backend.value}
-    vocab = pipe.info.vocabulary()
-    conditions = resolve_conditions(vocab, class_, finding, population, allow_unknown_conditions)
-    template = prompt_template or vocab.template
-    if pipe.family == "gan":
-        side = pipe.config.resolution
-        if size is not None and size != side:
-            raise UsageError(
-                f"--size {size}: this GAN generates {side} px images only", hint=f"drop --size or pass {side}"
-            )
+    low = prof.low_memory if low_memory is None else low_memory
+
+    def plan_run(info, family: str, gan_side: int | None):
+        vocab = info.vocabulary()
+        conditions = resolve_conditions(vocab, class_, finding, population, allow_unknown_conditions)
+        template = prompt_template or vocab.template
+        if family == "gan":
+            side = gan_side
+            if size is not None and size != side:
+                raise UsageError(
+                    f"--size {size}: this GAN generates {side} px images only", hint=f"drop --size or pass {side}"
+                )
+        else:
+            side = prof.generation.resolution if size is None else size
+        if side % info.vae_scale_factor:
+            raise UsageError(f"--size {side} is not a multiple of {info.vae_scale_factor}")
+        settings = GenerateSettings(
+            prof.generation.steps if steps is None else steps,
+            prof.generation.guidance_scale if guidance is None else guidance,
+            sched.value,
+            side,
+            prof.generation.batch if batch_size is None else batch_size,
+            negative_prompt,
+            dicom,
+            tiled_decode,
+        )
+        return plan(conditions, n, template, seed), settings
+
+    if ray is None:
+        from edgegen.runtime.loader import open_pipeline
+
+        pipe, facts = open_pipeline(config, sched, model=model, artifacts=folder, low_memory=low)
+        facts = {**facts, "backend": config.backend.value}
+        items, settings = plan_run(pipe.info, pipe.family, pipe.config.resolution if pipe.family == "gan" else None)
+        try:
+            with step_progress("images", enabled=not json_out) as bar:
+                result = generate_images(
+                    pipe, facts, items, settings, out, lambda done, total, ips: bar(done, total, f"{ips:.2f} img/s")
+                )
+        finally:
+            pipe.release()
+        where = config.backend.value
     else:
-        side = prof.generation.resolution if size is None else size
-    if side % pipe.info.vae_scale_factor:
-        raise UsageError(f"--size {side} is not a multiple of {pipe.info.vae_scale_factor}")
-    settings = GenerateSettings(
-        prof.generation.steps if steps is None else steps,
-        prof.generation.guidance_scale if guidance is None else guidance,
-        sched.value,
-        side,
-        prof.generation.batch if batch_size is None else batch_size,
-        negative_prompt,
-        dicom,
-        tiled_decode,
-    )
-    items = plan(conditions, n, template, seed)
-    try:
-        with step_progress("images", enabled=not json_out) as bar:
-            result = generate_images(
-                pipe, facts, items, settings, out, lambda done, total, ips: bar(done, total, f"{ips:.2f} img/s")
-            )
-    finally:
-        pipe.release()
+        from edgegen.distributed.orchestrator import ray_generation
+        from edgegen.distributed.workers import PipelineSpec
+
+        spec = PipelineSpec(config, sched, model, folder, low)
+        with ray_generation(ray_request(ray, prof, ray_actors, threads), spec) as run:
+            d = run.description
+            items, settings = plan_run(d.info, d.family, d.resolution)
+            with step_progress("images", enabled=not json_out) as bar:
+                result = run.generate(
+                    items, settings, out, lambda done, total, ips: bar(done, total, f"{ips:.2f} img/s")
+                )
+        where = f"{config.backend.value} ({result.ray.actors} Ray actors of {result.ray.demand})"
     if json_out:
         print_json(result)
         return
     console.print(
         f"{result.generated} generated, {result.skipped} already present, "
-        f"{result.images_per_s:.2f} images/s on {config.backend.value} → {out}"
+        f"{result.images_per_s:.2f} images/s on {where} → {out}"
     )
 
 
@@ -208,6 +254,8 @@ def classify_cmd(
     batch_size: int = 64,
     bootstrap: int = 500,
     threads: int | None = None,
+    ray: RayOption = None,
+    ray_actors: RayActorsOption = None,
     json_out: JsonOption = False,
 ) -> None:
     """Classify CXRs in batches on any backend; print metrics when labels are known."""
@@ -216,26 +264,43 @@ def classify_cmd(
     from edgegen.runtime.classify import classify, open_classifier
     from edgegen.types import Backend, Component
 
+    if ray is not None:
+        from edgegen.distributed.cluster import check_ray
+
+        ray = check_ray(ray)
     prof = load_profile(profile)
-    config = run_config(prof, backend, precision, threads)
+    config = run_config(prof, backend, precision, threads, remote=ray is not None)
     folder = default_artifacts("default", prof.name, artifacts, config.backend is not Backend.TORCH)
-    runner, card = open_classifier(config, classifier, folder)
-    images, names, labels, skipped = load_for_classification(data, split, card.input_size, card.class_names)
-    if skipped:
-        warn(f"skipped {len(skipped)} unreadable file(s): {', '.join(s.path for s in skipped[:3])}")
-    result = classify(
-        runner,
-        card,
-        images,
-        names,
-        labels,
-        out,
-        batch_size,
-        bootstrap,
-        config.backend.value,
-        config.precisions[Component.CLASSIFIER].value,
-    )
-    runner.release()
+    tags = (config.backend.value, config.precisions[Component.CLASSIFIER].value)
+
+    def load(card):
+        images, names, labels, skipped = load_for_classification(data, split, card.input_size, card.class_names)
+        if skipped:
+            warn(f"skipped {len(skipped)} unreadable file(s): {', '.join(s.path for s in skipped[:3])}")
+        return images, names, labels
+
+    if ray is None:
+        runner, card = open_classifier(config, classifier, folder)
+        images, names, labels = load(card)
+        result = classify(runner, card, images, names, labels, out, batch_size, bootstrap, *tags)
+        runner.release()
+    else:
+        from edgegen.cli.progress import step_progress
+        from edgegen.distributed.orchestrator import ray_classification
+
+        with ray_classification(ray_request(ray, prof, ray_actors, threads), config, classifier, folder) as run:
+            images, names, labels = load(run.card)
+            with step_progress("images", enabled=not json_out) as bar:
+                result = run.classify(
+                    images,
+                    names,
+                    labels,
+                    out,
+                    batch_size,
+                    bootstrap,
+                    *tags,
+                    progress=lambda done, total, ips: bar(done, total, f"{ips:.1f} img/s"),
+                )
     if json_out:
         print_json(result)
         return

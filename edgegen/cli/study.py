@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from edgegen.cli.output import JsonOption, console, print_json
+from edgegen.cli.output import JsonOption, RayOption, console, print_json
 
 
 def study_cmd(
@@ -22,13 +22,7 @@ def study_cmd(
     ] = Path("runs/study-default"),
     seeds: Annotated[int | None, typer.Option(help="Override the spec's seeds.")] = None,
     bootstrap: Annotated[int | None, typer.Option(help="Override the spec's bootstrap rounds.")] = None,
-    ray: Annotated[
-        str | None,
-        typer.Option(
-            "--ray",
-            help="Run the units on a Ray cluster: 'auto', 'local' or an address (needs `pip install 'edgegen[ray]'`).",
-        ),
-    ] = None,
+    ray: RayOption = None,
     json_out: JsonOption = False,
 ) -> None:
     """Train classifiers on real, synthetic and hybrid data over seeds; compare every arm with real-only."""
@@ -38,6 +32,10 @@ def study_cmd(
     from edgegen.study.spec import default_spec, load_spec
     from edgegen.study.workflow import run_study
 
+    if ray is not None:
+        from edgegen.distributed.cluster import check_ray
+
+        ray = check_ray(ray)
     study = load_spec(spec) if spec else default_spec()
     if seeds is not None or bootstrap is not None:
         study = replace(study, seeds=seeds or study.seeds, bootstrap=bootstrap or study.bootstrap)

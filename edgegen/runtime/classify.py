@@ -94,10 +94,26 @@ def classify(
     backend: str = "",
     precision: str = "",
 ) -> ClassifyResult:
+    """`labels`: None (unlabeled), or the labeled ImageSet the images came from."""
     start = time.perf_counter()
     probs, _ = predict(runner, card, images, batch_size)
     seconds = time.perf_counter() - start
-    """`labels`: None (unlabeled), or the labeled ImageSet the images came from."""
+    return summarize(card, probs, names, labels, out_csv, bootstrap, backend, precision, seconds)
+
+
+def summarize(
+    card: ClassifierCard,
+    probs: np.ndarray,
+    names: list[str],
+    labels,
+    out_csv: Path | None,
+    bootstrap: int,
+    backend: str,
+    precision: str,
+    seconds: float,
+) -> ClassifyResult:
+    """The CSV (written atomically) and, for labeled data, the metrics, from the probabilities of
+    `predict` (run here or, shard by shard, on Ray workers)."""
     from edgegen.classifiers.evaluate import align_labels, score
 
     aligned = None if labels is None or card.multilabel else align_labels(labels, card.class_names)
@@ -120,6 +136,5 @@ def classify(
             w.writerow(row)
         atomic_write_bytes(Path(out_csv), buf.getvalue().encode())
     report = score(probs, labels, card, bootstrap) if labels is not None else None
-    return ClassifyResult(
-        len(images), backend, precision, seconds, len(images) / seconds if seconds > 0 else 0.0, report, out_csv
-    )
+    n = len(probs)
+    return ClassifyResult(n, backend, precision, seconds, n / seconds if seconds > 0 else 0.0, report, out_csv)

@@ -2,7 +2,8 @@
 
 Every image has a planned file name and seed. A re-run keeps each image that is on disk with the
 sha256 its manifest line records (for the same settings) and generates only the rest; the
-manifest is compacted first, so it ends with exactly one line per image.
+manifest is compacted first, so it ends with exactly one line per image. `resume`, `render` and
+`commit` are the pieces `edgegen.distributed` reuses: workers render, the one driver commits.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pathlib import Path
 from edgegen.atomic import atomic_write_bytes
 from edgegen.errors import UsageError
 from edgegen.hashing import sha256_bytes
-from edgegen.runtime.provenance import append_line, png_bytes, read_lines, rewrite_lines, write_dicom
+from edgegen.runtime.provenance import append_line, dicom_bytes, png_bytes, read_lines, rewrite_lines
 
 MANIFEST = "manifest.jsonl"
 
@@ -107,17 +108,26 @@ def run_key(facts: dict, settings: GenerateSettings, prompt: str) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-def generate_images(
-    pipe,
-    facts: dict,
-    items: list[PlannedImage],
-    settings: GenerateSettings,
-    out_dir: Path,
-    progress: Callable[[int, int, float], None] | None = None,
-) -> GenerateResult:
-    """`pipe`: a diffusion (Text2ImagePipeline) or GAN (GanPipeline) pipeline."""
+@dataclass(frozen=True)
+class RenderedImage:
+    """One generated image, ready to commit: its PNG (and DICOM) bytes and its manifest line."""
+
+    file: str
+    png: bytes
+    record: dict
+    dicom: bytes | None = None
+
+
+def resume(
+    out_dir: Path, facts: dict, items: list[PlannedImage], settings: GenerateSettings
+) -> tuple[dict[str, dict], list[PlannedImage]]:
+    """(the manifest lines kept, by file; the images still to generate). An image is kept when its
+    file is on disk with the sha256 its line records, for the same settings; the manifest is
+    compacted to the kept lines (and lines of files not planned here)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    for stale in out_dir.rglob(".*.tmp"):  # a killed writer's half-written temp file (one writer per folder)
+        stale.unlink(missing_ok=True)
     manifest = out_dir / MANIFEST
     wanted = {it.file: it for it in items}
     keep: dict[str, dict] = {}
@@ -134,7 +144,54 @@ def generate_images(
             keep[rec["file"]] = rec  # the last valid line per file wins
     others = [r for r in records if r.get("file") not in wanted]
     rewrite_lines(manifest, others + [keep[f] for f in sorted(keep)])
-    todo = [it for it in items if it.file not in keep]
+    return keep, [it for it in items if it.file not in keep]
+
+
+def render(
+    it: PlannedImage, image, facts: dict, pipe_tags: dict, settings: GenerateSettings, seconds: float
+) -> RenderedImage:
+    """Encode one image with its provenance tags; no file is touched (a Ray worker renders, the
+    driver commits)."""
+    tags = {**facts, **it.tags(), **pipe_tags}
+    data = png_bytes(image, tags)
+    digest = sha256_bytes(data)
+    record = {
+        **tags,
+        "seconds": round(seconds, 6),  # generation time per image (batch share)
+        "file": it.file,
+        "sha256": digest,
+        "run_key": run_key(facts, settings, it.prompt),
+        "synthetic": True,
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
+    dicom = None
+    if settings.dicom:
+        dicom = dicom_bytes(image, {**tags, "sha256": digest})
+        record["dicom"] = str(Path(it.file).with_suffix(".dcm"))
+    return RenderedImage(it.file, data, record, dicom)
+
+
+def commit(out_dir: Path, rendered: RenderedImage) -> None:
+    """Image file(s) first, atomically, then the manifest line: a crash between the two leaves an
+    image that `resume` regenerates, never a line without its image."""
+    out_dir = Path(out_dir)
+    atomic_write_bytes(out_dir / rendered.file, rendered.png)
+    if rendered.dicom is not None:
+        atomic_write_bytes(out_dir / rendered.record["dicom"], rendered.dicom)
+    append_line(out_dir / MANIFEST, rendered.record)
+
+
+def generate_images(
+    pipe,
+    facts: dict,
+    items: list[PlannedImage],
+    settings: GenerateSettings,
+    out_dir: Path,
+    progress: Callable[[int, int, float], None] | None = None,
+) -> GenerateResult:
+    """`pipe`: a diffusion (Text2ImagePipeline) or GAN (GanPipeline) pipeline."""
+    out_dir = Path(out_dir)
+    keep, todo = resume(out_dir, facts, items, settings)
     start = time.perf_counter()
     done = 0
     step_times: list[float] = []
@@ -142,26 +199,9 @@ def generate_images(
         batch = todo[i : i + settings.batch_size]
         result = pipe.generate(batch, settings)
         step_times += result.timings.unet_steps_s
+        share = result.timings.total_s / len(batch)
         for it, image in zip(batch, result.images, strict=True):
-            tags = {**facts, **it.tags(), **pipe.tags(settings)}
-            data = png_bytes(image, tags)
-            path = out_dir / it.file
-            atomic_write_bytes(path, data)
-            digest = sha256_bytes(data)
-            record = {
-                **tags,
-                "seconds": round(result.timings.total_s / len(batch), 6),  # generation time per image (batch share)
-                "file": it.file,
-                "sha256": digest,
-                "run_key": run_key(facts, settings, it.prompt),
-                "synthetic": True,
-                "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            }
-            if settings.dicom:
-                dcm = path.with_suffix(".dcm")
-                write_dicom(dcm, image, {**tags, "sha256": digest})
-                record["dicom"] = str(dcm.relative_to(out_dir))
-            append_line(manifest, record)
+            commit(out_dir, render(it, image, facts, pipe.tags(settings), settings, share))
             done += 1
         if progress:
             elapsed = time.perf_counter() - start

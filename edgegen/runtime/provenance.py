@@ -56,6 +56,11 @@ def secondary_capture_dataset():
 
 def write_dicom(path: Path, image: np.ndarray, tags: dict[str, Any]) -> None:
     """A Secondary Capture DICOM of the (grayscale) image, written atomically."""
+    atomic_write_bytes(path, dicom_bytes(image, tags))
+
+
+def dicom_bytes(image: np.ndarray, tags: dict[str, Any]) -> bytes:
+    """The bytes of a Secondary Capture DICOM of the (grayscale) image."""
     from pydicom.uid import generate_uid
 
     gray = np.asarray(Image.fromarray(image).convert("L"), dtype=np.uint8)
@@ -75,7 +80,7 @@ def write_dicom(path: Path, image: np.ndarray, tags: dict[str, Any]) -> None:
     ds.set_pixel_data(gray, "MONOCHROME2", 8)
     buf = io.BytesIO()
     ds.save_as(buf, enforce_file_format=True)
-    atomic_write_bytes(path, buf.getvalue())
+    return buf.getvalue()
 
 
 def append_line(path: Path, record: dict[str, Any]) -> None:

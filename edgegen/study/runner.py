@@ -155,6 +155,14 @@ def _check_supply(units: list[Unit], real: RealData, sources: dict[str, Source])
 
 def run_unit(state: StudyState, unit: Unit) -> dict:
     """Train and evaluate one unit; write its result files atomically; return its record."""
+    record, probs = train_unit(state, unit)
+    save_unit(state.folder, record, probs)
+    return record
+
+
+def train_unit(state: StudyState, unit: Unit) -> tuple[dict, np.ndarray]:
+    """(record, test-set probabilities) of one unit; writes nothing (a Ray worker trains, the
+    driver saves)."""
     from edgegen.classifiers.predict import predict_probs
     from edgegen.classifiers.train import TrainConfig, fit_classifier
     from edgegen.study.statistics import metrics
@@ -195,12 +203,15 @@ def run_unit(state: StudyState, unit: Unit) -> dict:
         "seconds": round(time.perf_counter() - t0, 2),
         "metrics": metrics(probs, y, real.findings),
     }
+    return record, probs
+
+
+def save_unit(folder: Path, record: dict, probs: np.ndarray) -> None:
     buf = __import__("io").BytesIO()
     np.savez_compressed(buf, probs=probs.astype(np.float32))
-    units = state.folder / "units"
-    atomic_write_bytes(units / f"{unit.id}.npz", buf.getvalue())
-    atomic_write_json(units / f"{unit.id}.json", record)  # written last: its presence marks the unit done
-    return record
+    units = Path(folder) / "units"
+    atomic_write_bytes(units / f"{record['id']}.npz", buf.getvalue())
+    atomic_write_json(units / f"{record['id']}.json", record)  # written last: its presence marks the unit done
 
 
 def run_units(
