@@ -118,6 +118,8 @@ def train_gan(
     fingerprint = config.fingerprint(data.content_hash())
     ckpt = checkpoint_dir(out_dir)
     start = 0
+    spent = {"wall_s": 0.0, "cpu_s": 0.0}  # over every part of a resumed training
+    resumed_log: list[dict[str, float]] = []
     if not resume:
         shutil.rmtree(ckpt, ignore_errors=True)
     elif (found := load_checkpoint(ckpt, fingerprint)) is not None:
@@ -128,12 +130,14 @@ def train_gan(
         opt_g.load_state_dict(state["opt_g"])
         opt_d.load_state_dict(state["opt_d"])
         gen.set_state(state["gen"])
+        spent = state.get("spent", spent)
+        resumed_log = state.get("log", [])
     beta = 0.5 ** (config.batch_size / max(config.ema_kimg * 1000.0, 1e-8))
     aug = (lambda x: diff_augment(x, gen)) if config.augment else (lambda x: x)  # noqa: E731
     b = config.batch_size
-    log: list[dict[str, float]] = []
+    log: list[dict[str, float]] = list(resumed_log)
     window: list[tuple[float, float]] = []
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for step in range(start + 1, config.steps + 1):
         # Discriminator: real vs fake (+ lazy R1 on reals)
         idx = torch.randint(0, len(reals), (b,), generator=gen)
@@ -185,9 +189,18 @@ def train_gan(
                 "opt_g": opt_g.state_dict(),
                 "opt_d": opt_d.state_dict(),
                 "gen": gen.get_state(),
+                "log": log,
+                "spent": {
+                    "wall_s": spent["wall_s"] + time.perf_counter() - t0,
+                    "cpu_s": spent["cpu_s"] + time.process_time() - c0,
+                },
             }
             save_checkpoint(ckpt, step, fingerprint, state)
     seconds = time.perf_counter() - t0
+    total = {
+        "wall_s": round(spent["wall_s"] + seconds, 1),
+        "cpu_s": round(spent["cpu_s"] + time.process_time() - c0, 1),
+    }
     vocab, _ = training_conditioning(data, FINDINGS_TEMPLATE)
     kimg = config.steps * b / 1000.0
     card = {
@@ -196,7 +209,14 @@ def train_gan(
             "StyleGAN2-style (mapping network, modulated/demodulated convs, "
             "skip to-image), projection discriminator, lazy R1, DiffAugment, EMA"
         ),
-        "training": {**asdict(config), "kimg": kimg, "resumed_from": start, "seconds_this_run": round(seconds, 1)},
+        "training": {
+            **asdict(config),
+            "kimg": kimg,
+            "resumed_from": start,
+            "seconds_this_run": round(seconds, 1),
+            # every part of a resumed run: wall time, and process CPU time (meaningful on a shared box)
+            "seconds_total": total,
+        },
         "loss_curve": log,
         "data": {
             "source": data.source,

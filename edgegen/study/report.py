@@ -26,7 +26,11 @@ def _delta(d: dict | None) -> str:
 
 
 def setting_rows(result: StudyResult) -> list[list[str]]:
-    keys = ["macro_auroc"] if result.task == "findings" else ["accuracy", "precision", "recall", "f1", "auroc"]
+    keys = (
+        ["macro_auroc", "macro_precision", "macro_recall", "macro_f1"]
+        if result.task == "findings"
+        else ["accuracy", "precision", "recall", "f1", "auroc"]
+    )
     rows = []
     for s in result.settings:
         dl = s.delong_vs_real_only
@@ -106,7 +110,7 @@ def _plots(result: StudyResult) -> dict[str, bytes]:
 
 def markdown(result: StudyResult, images: dict[str, str], spec_plain: dict) -> str:
     keys = (
-        ["macro AUROC"]
+        ["macro AUROC", "macro precision", "macro recall", "macro F1"]
         if result.task == "findings"
         else ["accuracy", "precision (macro)", "recall (macro)", "F1 (macro)", "AUROC"]
     )
@@ -123,9 +127,15 @@ def markdown(result: StudyResult, images: dict[str, str], spec_plain: dict) -> s
         f"# edgegen study: {result.name}",
         f"Task: {result.task}. Every unit trains a {spec_plain['classifier']['arch']} "
         f"({spec_plain['classifier']['size']} px) and is scored on the same real test split. "
-        "Metrics are means over seeds with 95% bootstrap intervals over "
-        "test images; a delta pairs each arm with its real-only baseline "
-        "(same seeds, same resampled test images); * marks deltas whose interval excludes 0.",
+        "Metrics are means over seeds with 95% intervals from a bootstrap that resamples both the "
+        "training seeds and the test images; a delta pairs each arm with its real-only baseline "
+        "(same resampled seeds and test images); * marks deltas whose interval excludes 0."
+        + (
+            " Findings: precision / recall / F1 of each finding's call at the threshold chosen "
+            "on the real validation split (max F1), macro over findings; per-finding values in results.json."
+            if result.task == "findings"
+            else ""
+        ),
     ]
     if result.contrasts:
         parts.append("## Precision contrasts (the question this study answers)")

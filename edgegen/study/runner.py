@@ -192,6 +192,15 @@ def train_unit(state: StudyState, unit: Unit) -> tuple[dict, np.ndarray]:
     fitted = fit_classifier(config, train, real.val)
     probs = predict_probs(fitted.model, real.test.images, fitted.card)
     y = real.targets(real.test)
+    thresholds = None
+    if real.findings:  # per-finding thresholds chosen on the real val split (max F1), as train-classifier does
+        from edgegen.classifiers.multilabel import choose_thresholds
+        from edgegen.study.statistics import at_threshold
+
+        thresholds = choose_thresholds(
+            predict_probs(fitted.model, real.val.images, fitted.card), real.targets(real.val)
+        )
+        probs = at_threshold(probs, thresholds).astype(np.float32)
     record = {
         "unit": asdict(unit),
         "id": unit.id,
@@ -203,6 +212,9 @@ def train_unit(state: StudyState, unit: Unit) -> tuple[dict, np.ndarray]:
         "seconds": round(time.perf_counter() - t0, 2),
         "metrics": metrics(probs, y, real.findings),
     }
+    if thresholds is not None:
+        record["val_thresholds"] = {n: round(float(t), 6) for n, t in zip(real.findings, thresholds, strict=True)}
+        record["probs_note"] = "test probabilities shifted in logit space so that 0.5 is each finding's val threshold"
     return record, probs
 
 

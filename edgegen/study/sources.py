@@ -89,7 +89,12 @@ def load_source(
         raise DataError(f"source {name}: none of the {len(records)} images in {folder} could be read")
     labels = np.asarray(labels, np.int64)
     keep = labels >= 0 if not finding_names else np.ones(len(labels), bool)
-    seconds = [float(r["seconds"]) for r in records if isinstance(r.get("seconds"), int | float)]
+    # local sources: generation seconds per image; cloud (edgegen dalle): the request's latency
+    seconds = [
+        float(r.get("seconds", r.get("latency_s")))
+        for r in records
+        if isinstance(r.get("seconds", r.get("latency_s")), int | float)
+    ]
     usd = [float(r["cost_usd"]) for r in records if isinstance(r.get("cost_usd"), int | float)]
     first = records[0]
     precisions = first.get("precisions")

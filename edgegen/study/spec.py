@@ -120,6 +120,8 @@ class ArmSpec:
             "a real-only arm takes no sources",
             "remove sources",
         )
+        _need(bool(self.ratios), "ratios", "is empty", "give at least one ratio, e.g. [0.5, 1.0]")
+        _need(bool(self.real_fractions), "real_fractions", "is empty", "give at least one, e.g. [0.1, 1.0]")
         _need(all(r >= 0 for r in self.ratios), "ratios", "ratios must be ≥ 0", "e.g. [0.5, 1.0, 2.0]")
         _need(
             all(0 < f <= 1 for f in self.real_fractions),

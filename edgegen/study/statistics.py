@@ -1,7 +1,9 @@
-"""Study statistics. Pure numpy/scipy: metrics per seed, seed-averaged estimates with bootstrap
-95% intervals over test images, paired deltas against real-only on the same resampled test
-images, and DeLong's test for two correlated AUROCs (DeLong et al. 1988, fast algorithm of Sun &
-Xu 2014). The same test images are scored by every unit, which is what makes pairing possible.
+"""Study statistics. Pure numpy/scipy: metrics per seed, seed-averaged estimates with 95%
+intervals from a two-level bootstrap (training seeds resampled, then test images: the interval
+holds both the run-to-run spread of training and the finite test set), paired deltas against
+real-only on the same resampled seeds and test images, and DeLong's test for two correlated
+AUROCs (DeLong et al. 1988, fast algorithm of Sun & Xu 2014). The same test images are scored by
+every unit, which is what makes pairing possible.
 """
 
 from __future__ import annotations
@@ -53,14 +55,32 @@ def class_metrics(probs: np.ndarray, y: np.ndarray) -> dict[str, float]:
 
 
 def finding_metrics(probs: np.ndarray, y: np.ndarray, names: tuple[str, ...]) -> dict[str, float]:
-    """Per-finding AUROC (unknown labels, NaN, left out) and their macro mean."""
+    """Per finding (unknown labels, NaN, left out): AUROC, and precision / recall / F1 of the call
+    p ≥ 0.5 — the unit's probabilities arrive shifted so that 0.5 is the threshold chosen on the
+    real validation split (`at_threshold`); macro means of each."""
     out = {}
     for j, n in enumerate(names):
         known = ~np.isnan(y[:, j])
-        out[f"auroc/{n}"] = auroc(y[known, j].astype(int), probs[known, j])
-    vals = [v for v in out.values() if not np.isnan(v)]
-    out["macro_auroc"] = float(np.mean(vals)) if vals else float("nan")
+        t, p = y[known, j].astype(int), probs[known, j]
+        out[f"auroc/{n}"] = auroc(t, p)
+        call = p >= 0.5
+        tp = int((call & (t == 1)).sum())
+        prec = tp / call.sum() if call.sum() else 0.0
+        rec = tp / (t == 1).sum() if (t == 1).sum() else float("nan")
+        out[f"precision/{n}"], out[f"recall/{n}"] = float(prec), float(rec)
+        out[f"f1/{n}"] = float(2 * prec * rec / (prec + rec)) if prec + rec > 0 else 0.0
+    for m in ("auroc", "precision", "recall", "f1"):
+        vals = [out[f"{m}/{n}"] for n in names if not np.isnan(out[f"{m}/{n}"])]
+        out[f"macro_{m}"] = float(np.mean(vals)) if vals else float("nan")
     return out
+
+
+def at_threshold(probs: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
+    """Probabilities moved (monotonically, per finding, in logit space) so that 0.5 falls where the
+    threshold was: AUROC is unchanged and p ≥ 0.5 ⟺ p_raw ≥ threshold."""
+    eps = 1e-6
+    logit = lambda x: np.log(np.clip(x, eps, 1 - eps)) - np.log1p(-np.clip(x, eps, 1 - eps))  # noqa: E731
+    return 1.0 / (1.0 + np.exp(-(logit(probs) - logit(np.asarray(thresholds, np.float64)[None, :]))))
 
 
 def metrics(probs: np.ndarray, y: np.ndarray, finding_names: tuple[str, ...] = ()) -> dict[str, float]:
@@ -70,12 +90,19 @@ def metrics(probs: np.ndarray, y: np.ndarray, finding_names: tuple[str, ...] = (
 @dataclass(frozen=True)
 class SettingEstimate:
     seeds: int
-    metrics: dict[str, Estimate]  # seed-mean with bootstrap interval over test images
+    metrics: dict[str, Estimate]  # seed-mean; interval from resampling seeds and test images
     per_seed: dict[str, list[float]]
 
 
 def _boot_indices(n: int, rounds: int, seed: int) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, n, (rounds, n))
+
+
+def _boot_seeds(k: int, rounds: int, seed: int) -> np.ndarray:
+    """Training seeds drawn with replacement per round (all of them, once, when there is one)."""
+    if k == 1:
+        return np.zeros((rounds, 1), np.int64)
+    return np.random.default_rng(seed + 7919).integers(0, k, (rounds, k))
 
 
 def _est(point: float, samples: list[float]) -> Estimate:
@@ -92,8 +119,9 @@ def setting_estimate(
     keys = list(per_seed[0])
     point = {k: float(np.nanmean([m[k] for m in per_seed])) for k in keys}
     samples: dict[str, list[float]] = {k: [] for k in keys}
-    for idx in _boot_indices(len(y), bootstrap, seed):
-        reps = [metrics(p[idx], y[idx], finding_names) for p in probs_by_seed]
+    seeds = _boot_seeds(len(probs_by_seed), bootstrap, seed)
+    for idx, picks in zip(_boot_indices(len(y), bootstrap, seed), seeds, strict=True):
+        reps = [metrics(probs_by_seed[s][idx], y[idx], finding_names) for s in picks]
         for k in keys:
             samples[k].append(float(np.nanmean([m[k] for m in reps])))
     return SettingEstimate(
@@ -106,7 +134,7 @@ def setting_estimate(
 @dataclass(frozen=True)
 class Delta:
     metric: str
-    delta: Estimate  # arm − real-only, seed means, paired over the same resampled test images
+    delta: Estimate  # arm − real-only, seed means, paired over the same resampled seeds and test images
     p_two_sided: float  # bootstrap: 2 × the smaller tail share of deltas beyond 0
     significant: bool  # the interval excludes 0
 
@@ -124,8 +152,8 @@ def paired_deltas(
 
     a0, b0 = mean_metrics(arm), mean_metrics(base)
     samples: dict[str, list[float]] = {key: [] for key in a0}
-    for idx in _boot_indices(len(y), bootstrap, seed):
-        a, b = mean_metrics(arm, idx), mean_metrics(base, idx)
+    for idx, picks in zip(_boot_indices(len(y), bootstrap, seed), _boot_seeds(k, bootstrap, seed), strict=True):
+        a, b = mean_metrics([arm[s] for s in picks], idx), mean_metrics([base[s] for s in picks], idx)
         for key in a0:
             samples[key].append(a[key] - b[key])
     out = {}
