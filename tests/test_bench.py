@@ -415,3 +415,39 @@ def test_the_orchestrator_interleaves_legs_in_rotating_rounds(monkeypatch, tmp_p
     assert by_round[3:] == [["classifier/c"], ["classifier/c"]]  # rounds past --rounds: classifier legs only
     assert [len(r.rounds.get("1", [])) for r in runs[:2]] == [3, 3] and len(runs[2].rounds["64"]) == 5
     assert runs[3].status == "skipped" and all(op != "load" for n, op, _ in calls if n == "sd/skipped")
+
+
+def test_a_family_wins_a_condition_only_when_the_intervals_do_not_overlap():
+    from edgegen.benchmark.headline import family_verdicts
+    from edgegen.benchmark.results import BenchResults, LegResult
+
+    def est(v, half):
+        return {"value": v, "low": v - half, "high": v + half}
+
+    def leg(name, kind, conds):
+        return LegResult(name, kind, "torch", {}, "ok", quality={"conditions": conds})
+
+    sd = leg(
+        "sd/torch/fp32",
+        "sd",
+        {
+            "normal": {"kid": est(0.02, 0.005), "detectability": est(0.70, 0.05)},
+            "pneumonia": {"kid": est(0.05, 0.01), "detectability": est(0.90, 0.03)},
+        },
+    )
+    gan = leg(
+        "gan/torch/fp32",
+        "gan",
+        {
+            "normal": {"kid": est(0.08, 0.01), "detectability": est(0.72, 0.05)},
+            "pneumonia": {"kid": est(0.02, 0.005), "detectability": est(0.80, 0.03)},
+        },
+    )
+    r = BenchResults("t", {}, {}, {}, {}, {}, {}, [sd, gan], {}, {})
+    got = {(v["condition"], v["metric"]): v["better"] for v in family_verdicts(r)}
+    assert got == {
+        ("normal", "kid"): "diffusion",
+        ("normal", "detectability"): "no difference shown",  # overlapping intervals: no winner
+        ("pneumonia", "kid"): "GAN",
+        ("pneumonia", "detectability"): "GAN",
+    }

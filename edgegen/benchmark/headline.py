@@ -54,6 +54,30 @@ def _fastest(results: BenchResults, kind: str, reference: str) -> dict | None:
     return {"leg": best[0], "vs_reference": best[1]} if best else None
 
 
+def family_verdicts(results: BenchResults) -> list[dict]:
+    """Per condition and metric (KID, detectability AUROC: lower is better), the diffusion model
+    against the GAN, each on torch FP32 (the models, not a runtime): which family wins, said only
+    when the two 95% intervals do not overlap."""
+    sd, gan = _ok(results, "sd/torch/fp32"), _ok(results, "gan/torch/fp32")
+    if sd is None or gan is None:
+        return []
+    out = []
+    qs, qg = (sd.quality or {}).get("conditions") or {}, (gan.quality or {}).get("conditions") or {}
+    for cond in qs:
+        for metric in ("kid", "detectability"):
+            a, b = (qs.get(cond) or {}).get(metric), (qg.get(cond) or {}).get(metric)
+            if not isinstance(a, dict) or not isinstance(b, dict):
+                continue
+            if a["high"] < b["low"]:
+                verdict = "diffusion"
+            elif b["high"] < a["low"]:
+                verdict = "GAN"
+            else:
+                verdict = "no difference shown"
+            out.append({"condition": cond, "metric": metric, "diffusion": a, "gan": b, "better": verdict})
+    return out
+
+
 def headline(results: BenchResults) -> dict:
     sd_t, sd_o, sd_8 = _ok(results, "sd/torch/fp32"), _ok(results, "sd/ort-cpu/fp32"), _ok(results, "sd/ort-cpu/int8")
     out: dict = {
@@ -100,6 +124,7 @@ def headline(results: BenchResults) -> dict:
                 "accuracy_change_pts": None if acc_t is None or acc_b is None else 100 * (acc_b - acc_t),
             }
         out["classifier_vs_torch_throughput"] = ratios
+    out["family_verdicts"] = family_verdicts(results)
     out["peak_rss_mb"] = {
         r.name: r.summary.get("peak_rss_mb") for r in results.legs if r.status == "ok" and r.kind != "cloud"
     }

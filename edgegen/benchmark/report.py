@@ -240,6 +240,17 @@ def _headline_lines(results: BenchResults) -> list[str]:
             f"- Best classifier leg **{c['leg']}** vs torch eager (batch 64): {_ratio(c)}; "
             f"accuracy change {_f(c.get('accuracy_change_pts'), '{:+.2f}')} pts"
         )
+    verdicts = h.get("family_verdicts") or []
+    if verdicts:
+        lines.append(
+            "- Which family wins (torch FP32 of each; lower is better; a family wins only when the intervals "
+            "do not overlap): "
+            + "; ".join(
+                f"{v['condition']} {v['metric']}: diffusion {v['diffusion']['value']:.3g} vs GAN "
+                f"{v['gan']['value']:.3g} → **{v['better']}**"
+                for v in verdicts
+            )
+        )
     for name, v in (h.get("cloud") or {}).items():
         lines.append(
             f"- {name}: latency p50 {_f(v['latency_p50_s'], '{:.2f}')} s, p90 "
