@@ -53,6 +53,7 @@ def bench(tmp_path_factory, tiny_pipeline):
         quality_per_class=8,
         rounds=3,
         calls_per_round=1,
+        classifier_rounds=3,
         batch_sizes=(1, 2),
         gan_batch_sizes=(1, 8),
         export_root=root / "export",
