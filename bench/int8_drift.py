@@ -62,7 +62,7 @@ def main() -> None:
                         out_root=tmp / f"{model}-{scheme.value}-{seed}",
                         precisions=(Precision.INT8,),
                         classifier="default" if model == "tiny" else None,  # one classifier: measured once
-                        calibration_data="cxr-128" if model == "gan" else "default",
+                        calibration_data="cxr-128" if model == "gan" else None,
                         calibration_samples=4 if model == "tiny" else 16,
                         seed=seed,
                         int8_scheme=scheme,

@@ -81,6 +81,24 @@ def test_chexpert_csv_errors_name_the_file_column_and_value(tmp_path):
         load_dataset(str(path), "train", 16)
 
 
+def test_nih_style_csv_loads_with_nih_column_names(tmp_path):
+    # Atelectasis, Cardiomegaly and No Finding are CheXpert names too: Effusion and Infiltration
+    # must still be read as NIH columns, not refused as unknown.
+    path = _chexpert_csv(
+        tmp_path,
+        ["0,1,0,1,0,0", "0,0,1,0,1,1", "1,0,0,0,0,0"],
+        header="Path,Sex,Age,No Finding,Atelectasis,Cardiomegaly,Effusion,Infiltration,Consolidation",
+    )
+    data = load_dataset(str(path), "train", 16)
+    col = lambda name: data.findings[:, data.finding_names.index(name)].tolist()  # noqa: E731
+    assert col("pleural_effusion") == [1.0, 0.0, 0.0]
+    assert col("lung_opacity") == [0.0, 1.0, 0.0]  # Infiltration OR Consolidation
+    assert col("enlarged_cardiac_silhouette") == [0.0, 1.0, 0.0]
+    mixed = _chexpert_csv(tmp_path, ["0,1,0,1"], header="Path,Sex,Age,No Finding,Effusion,Pleural Effusion")
+    with pytest.raises(DataError, match="mix two label vocabularies"):
+        load_dataset(str(mixed), "train", 16)
+
+
 def test_npz_without_the_expected_keys_is_a_one_line_error(tmp_path):
     bad = tmp_path / "x.npz"
     np.savez(bad, pictures=np.zeros((2, 8, 8), np.uint8))
@@ -184,4 +202,10 @@ def test_bad_findings_input_on_the_command_line_writes_nothing(tmp_path, run_cli
         "tuberculosis",
     )
     assert code == UsageError.exit_code and "unknown finding 'tuberculosis'" in err and err.count("\n") == 1
-    assert not out.exists() and not (tmp_path / "g").exists()
+    assert not out.exists()
+    gen_out = tmp_path / "g"
+    code, _, err = run_cli(
+        "generate", "--out", str(gen_out), "--backend", "torch", "--n", "1", "--finding", "tuberculosis"
+    )
+    assert code == UsageError.exit_code and err.count("\n") == 1
+    assert not gen_out.exists()

@@ -248,6 +248,9 @@ def run_bench(config: BenchConfig, progress: Callable[[str], None] = lambda _m: 
         legs = [
             LegSpec(**{**leg.__dict__, "skip_reason": optimum_error}) if leg.kind == "optimum" else leg for leg in legs
         ]
+    info = exported.manifest.pipeline or {}
+    # The diffusion model's own size unless --size: a 128 px model is not benched at a profile's 512.
+    size = config.size or info.get("native_resolution") or profile.generation.resolution
     engines_s = 0.0
     if any(leg.backend is Backend.TENSORRT for leg in runnable):
         from edgegen.benchmark.engines import mark_unbuilt, prepare_engines
@@ -256,16 +259,15 @@ def run_bench(config: BenchConfig, progress: Callable[[str], None] = lambda _m: 
         batches = {str(export_folder): config.batch_sizes}
         if gan_folder is not None:
             batches[str(gan_folder)] = config.gan_batch_sizes
-        failed = prepare_engines(legs, profile, batches, config.size or profile.generation.resolution, progress)
+        failed = prepare_engines(legs, profile, batches, size, progress)
         legs = mark_unbuilt(legs, failed)
         engines_s = time.perf_counter() - t
-    info = exported.manifest.pipeline or {}
     conditions, template = _conditions(info)
     gen = GenSettings(
         steps=profile.generation.steps if config.steps is None else config.steps,
         guidance_scale=profile.generation.guidance_scale if config.guidance is None else config.guidance,
         scheduler=profile.generation.scheduler.value,
-        size=profile.generation.resolution if config.size is None else config.size,
+        size=size,
         conditions=conditions,
         prompt_template=template,
         seed=config.seed,

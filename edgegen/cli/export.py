@@ -88,12 +88,17 @@ def export_cmd(
     ] = None,
     classifier: Annotated[str, typer.Option(help="'default', a classifier folder, or 'none'.")] = "default",
     calibration_data: Annotated[
-        str,
-        typer.Option(help="Real CXRs for INT8 calibration ('default' = kermany-128 train; cxr-128 = NIH + Kermany)."),
-    ] = "default",
+        str | None,
+        typer.Option(
+            help=(
+                "Real CXRs for INT8 calibration (train split; checks on the val split). Default: the "
+                "embedded set the model was trained on (cxr-128 = NIH + Kermany), else kermany-128."
+            )
+        ),
+    ] = None,
     calibration_samples: int = 16,
     image_size: Annotated[
-        int | None, typer.Option(help="Image side for export and validation (default: the profile's).")
+        int | None, typer.Option(help="Image side for export and validation (default: the model's own).")
     ] = None,
     opset: int = 17,
     openvino: Annotated[

@@ -84,7 +84,7 @@ def finetune_cmd(
     from edgegen.conditions import CLASS_TEMPLATE, FINDINGS_TEMPLATE
 
     template = prompt_template or (
-        FINDINGS_TEMPLATE if dataset.is_multilabel and "population" in dataset.meta else CLASS_TEMPLATE
+        FINDINGS_TEMPLATE if dataset.is_multilabel else CLASS_TEMPLATE
     )
     config = FinetuneConfig(
         resolution,

@@ -84,6 +84,21 @@ def default_artifacts(model: str, profile_name: str, artifacts: Path | None, nee
     return folder
 
 
+def default_size(model: str, artifacts: Path | None, prof) -> int:
+    """The side to generate at when --size is not given: the model's own (from the export
+    manifest, else its configs), else the profile's default resolution."""
+    native = None
+    if artifacts is not None and (artifacts / "manifest.json").is_file():
+        from edgegen.export.artifacts import load_manifest
+
+        native = (load_manifest(artifacts / "manifest.json").pipeline or {}).get("native_resolution")
+    if native is None:
+        from edgegen.models.source import resolve_model
+
+        native = resolve_model(model).native_resolution
+    return int(native or prof.generation.resolution)
+
+
 def generate_cmd(
     out: Annotated[Path, typer.Option(help="Output folder (PNGs + manifest.jsonl); re-running resumes.")],
     model: Annotated[str, typer.Option(help="'default', a preset or a diffusers folder.")] = "default",
@@ -167,10 +182,10 @@ def generate_cmd(
         ray = check_ray(ray)
     prof = load_profile(profile)
     config = run_config(prof, backend, precision, threads, remote=ray is not None)
-    # TensorRT: the engine for this batch and size (a GAN's size is its own; only the batch matters).
-    need = ShapeNeed(batch_size or prof.generation.batch, size or prof.generation.resolution)
-    config = replace(config, shape_need=need, cuda_graph=cuda_graph)
     folder = default_artifacts(model, prof.name, artifacts, config.backend is not Backend.TORCH)
+    # TensorRT: the engine for this batch and size (a GAN's size is its own; only the batch matters).
+    need = ShapeNeed(batch_size or prof.generation.batch, size or default_size(model, folder, prof))
+    config = replace(config, shape_need=need, cuda_graph=cuda_graph)
     try:
         sched = SchedulerName(scheduler) if scheduler else prof.generation.scheduler
     except ValueError:
@@ -188,7 +203,8 @@ def generate_cmd(
                     f"--size {size}: this GAN generates {side} px images only", hint=f"drop --size or pass {side}"
                 )
         else:
-            side = prof.generation.resolution if size is None else size
+            # The model's own size unless asked otherwise (a 128 px model is not run at a profile's 512).
+            side = size or info.native_resolution or prof.generation.resolution
         if side % info.vae_scale_factor:
             raise UsageError(f"--size {side} is not a multiple of {info.vae_scale_factor}")
         settings = GenerateSettings(

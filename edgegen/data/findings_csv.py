@@ -28,6 +28,21 @@ def looks_like_findings_csv(header: list[str]) -> bool:
     return "label" not in header and any(h in known for h in header)
 
 
+def label_vocabulary(csv_path: Path, header: list[str], fmap) -> str:
+    """'nih' or 'chexpert', from the columns only one of them has (Atelectasis, Cardiomegaly and
+    No Finding are in both; Effusion / Infiltration are NIH's, Pleural Effusion / Lung Opacity
+    CheXpert's). A CSV with columns exclusive to each is refused: its labels would be ambiguous."""
+    nih, chexpert = fmap.source_columns("nih"), fmap.source_columns("chexpert")
+    nih_only = [c for c in header if c in nih and c not in chexpert]
+    chexpert_only = [c for c in header if c in chexpert and c not in nih]
+    if nih_only and chexpert_only:
+        raise DataError(
+            f"{csv_path}: columns {nih_only[0]!r} (NIH) and {chexpert_only[0]!r} (CheXpert) mix two label vocabularies",
+            hint="use one vocabulary's column names",
+        )
+    return "nih" if nih_only else "chexpert"
+
+
 def load_findings_csv(
     csv_path: Path, size: int, policy: UncertainPolicy = UncertainPolicy.ZEROS, findings_map: str | None = None
 ) -> ImageSet:
@@ -45,7 +60,7 @@ def load_findings_csv(
     path_col = next((c for c in PATH_COLUMNS if c in header), None)
     if path_col is None:
         raise DataError(f"{csv_path}: no path column", hint=f"name one of {', '.join(PATH_COLUMNS)}")
-    vocab = "chexpert" if any(c in fmap.source_columns("chexpert") for c in header) else "nih"
+    vocab = label_vocabulary(csv_path, header, fmap)
     finding_cols = [c for c in header if c in fmap.source_columns(vocab)]
     unknown = [c for c in header if c != path_col and c not in finding_cols and c not in fmap.metadata_columns]
     if unknown:

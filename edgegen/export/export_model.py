@@ -34,6 +34,7 @@ from edgegen.export.component_exporter import ComponentExporter
 from edgegen.export.components import EXPORTS
 from edgegen.export.components.unet import vae_scale_factor
 from edgegen.export.int8_schemes import Int8Scheme, recorded_scheme, scheme_for_profile
+from edgegen.train.prompts import DEFAULT_TEMPLATE
 from edgegen.types import Component, Precision
 
 SD_COMPONENTS = (Component.TEXT_ENCODER, Component.UNET, Component.VAE_DECODER, Component.VAE_ENCODER)
@@ -47,7 +48,7 @@ class ExportRequest:
     precisions: tuple[Precision, ...] | None = None  # None: fp32 + the profile's per component
     components: tuple[Component, ...] = SD_COMPONENTS + (Component.CLASSIFIER,)
     classifier: str | None = "default"
-    calibration_data: str = "default"
+    calibration_data: str | None = None  # None: the model's own training set when embedded, else 'default'
     calibration_samples: int = 16
     image_size: int | None = None  # None: the profile's default resolution
     opset: int = 17
@@ -125,6 +126,7 @@ def pipeline_info(pipe, source) -> dict:
         "class_names": [],
         "prompt_template": "",
         "conditioning": None,
+        "native_resolution": native_resolution(pipe),
     }
     card = source.path / TRAINING_CARD if source.path else None
     if card is not None and card.is_file():
@@ -133,6 +135,25 @@ def pipeline_info(pipe, source) -> dict:
         info["prompt_template"] = trained.get("config", {}).get("prompt_template", "")
         info["conditioning"] = trained.get("conditioning")
     return info
+
+
+def training_data_name(source) -> str:
+    """The embedded dataset a model was trained on (its training card's data source, e.g.
+    'cxr-128:train' → 'cxr-128'), else 'default': INT8 calibrates on the distribution it will see."""
+    from edgegen.data.embedded import EMBEDDED_DATASETS
+    from edgegen.train.finetune import TRAINING_CARD
+
+    card = source.path / TRAINING_CARD if source.path else None
+    if card is not None and card.is_file():
+        name = str(json.loads(card.read_text()).get("data", {}).get("source", "")).split(":")[0]
+        if all(part in EMBEDDED_DATASETS for part in name.split("+")) and name:
+            return name
+    return "default"
+
+
+def native_resolution(pipe) -> int:
+    """The image side a SD pipeline was built for: its UNet's latent sample size × the VAE factor."""
+    return int(pipe.unet.config.sample_size) * vae_scale_factor(pipe)
 
 
 def gan_pipeline_info(generator, card: dict) -> dict:
@@ -174,9 +195,9 @@ def _supplied_int8(request: ExportRequest) -> dict[Component, tuple[Path, str]]:
 def export_model(request: ExportRequest, progress=None) -> ExportResult:
     """Export, validate and record every requested component and precision."""
     from edgegen.classifiers.card import load_classifier
-    from edgegen.data.load import load_dataset
+    from edgegen.data.load import is_split_aware, load_dataset
     from edgegen.errors import UsageError
-    from edgegen.export.calibration import classifier_calibration, sd_calibration
+    from edgegen.export.calibration import classifier_calibration, iter_sd_calibration, sd_calibration
     from edgegen.models.embedded import resolve_classifier_dir
     from edgegen.models.source import resolve_model
     from edgegen.profiles import load_profile
@@ -201,7 +222,7 @@ def export_model(request: ExportRequest, progress=None) -> ExportResult:
         # Validation at two batch sizes (one image, and a batch) on fresh z draws.
         sd_shapes = [(1, image_size), (4, image_size)]
     else:
-        image_size = request.image_size or profile.generation.resolution
+        image_size = request.image_size or source.native_resolution or profile.generation.resolution
         factor = vae_scale_factor(pipe)
         if image_size % factor:
             raise UsageError(f"image size {image_size} is not a multiple of the VAE factor {factor}")
@@ -220,13 +241,17 @@ def export_model(request: ExportRequest, progress=None) -> ExportResult:
                 previous = old
         except ArtifactError:
             previous = None  # unreadable manifest: export afresh
-    calib_data = None
+    calib_name = request.calibration_data or training_data_name(source)
+    loaded: dict[str, object] = {}
 
-    def calibration_set():
-        nonlocal calib_data
-        if calib_data is None:
-            calib_data = load_dataset(request.calibration_data, "train", image_size)
-        return calib_data
+    def calibration_set(split: str = "train"):
+        """Calibration samples from the train split; INT8 checks on held-out images (the val split
+        of split-aware data; other data is one pool, drawn with a different seed)."""
+        if split != "train" and not is_split_aware(calib_name):
+            split = "train"
+        if split not in loaded:
+            loaded[split] = load_dataset(calib_name, split, image_size)
+        return loaded[split]
 
     classifier = None
     classifier_info = None
@@ -240,6 +265,7 @@ def export_model(request: ExportRequest, progress=None) -> ExportResult:
             "class_names": list(classifier[1].class_names),
         }
 
+    template = "" if gan else (pipeline_info(pipe, source)["prompt_template"] or DEFAULT_TEMPLATE)
     result = ExportResult(folder, None)  # type: ignore[arg-type]
     artifacts: list[ComponentArtifact] = []
     for component in components:
@@ -263,16 +289,16 @@ def export_model(request: ExportRequest, progress=None) -> ExportResult:
                 classifier[1], calibration_set(), max(request.calibration_samples, 32), request.seed
             )  # noqa: E731
             real = lambda b, s, seed: _stack(
-                classifier_calibration(classifier[1], calibration_set(), b, request.seed + 1000 + seed, b), b
+                classifier_calibration(classifier[1], calibration_set("val"), b, request.seed + 1000 + seed, b), b
             )  # noqa: E731
         else:
             spec = EXPORTS[component](pipe)
             shapes = sd_shapes
-            calib = lambda c=component: sd_calibration(
-                pipe, c, calibration_set(), image_size, request.calibration_samples, request.seed
+            calib = lambda c=component: iter_sd_calibration(
+                pipe, c, calibration_set(), image_size, request.calibration_samples, request.seed, template
             )  # noqa: E731
             real = lambda b, s, seed, c=component: _stack(
-                sd_calibration(pipe, c, calibration_set(), s, max(b, 2), request.seed + 1000 + seed), b
+                sd_calibration(pipe, c, calibration_set("val"), s, max(b, 2), request.seed + 1000 + seed, template), b
             )  # noqa: E731
         paths = lambda p, c=component: artifact_path(
             request.out_root, source.name, profile.name, ArtifactKind.ONNX, c, p

@@ -83,7 +83,9 @@ def load_local_pipeline(path: Path, *, trust_pickle: bool = False, dtype=None):
         )
     import torch
     from diffusers import StableDiffusionPipeline
+    from diffusers.utils import logging as diffusers_logging
 
+    diffusers_logging.disable_progress_bar()  # edgegen prints its own progress; stderr is for errors
     try:
         return StableDiffusionPipeline.from_pretrained(
             str(check.path),

@@ -33,6 +33,22 @@ class ModelSource:
             return load_gan(self.path)
         return load_local_pipeline(self.path, trust_pickle=self.trust_pickle)
 
+    @property
+    def native_resolution(self) -> int | None:
+        """The image side the model was built for, read from its configs (no weights loaded): a
+        GAN's resolution, or a SD UNet's latent sample size × the VAE's downsampling factor."""
+        try:
+            if self.kind == "gan":
+                from edgegen.gan.folder import CONFIG
+
+                return int(json.loads((self.path / CONFIG).read_text())["resolution"])
+            root = PRESETS[self.name].config_dir if self.kind == "preset" else self.path
+            unet = json.loads((root / "unet" / "config.json").read_text())
+            vae = json.loads((root / "vae" / "config.json").read_text())
+            return int(unet["sample_size"]) * 2 ** (len(vae["block_out_channels"]) - 1)
+        except (OSError, KeyError, TypeError, ValueError, json.JSONDecodeError):
+            return None
+
     def fingerprint(self) -> str:
         """A stable hash of what defines the model: configs for presets, file bytes (weights,
         configs, tokenizer; not documentation) for folders."""

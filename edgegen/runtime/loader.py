@@ -117,7 +117,9 @@ def _gan_info(config, card: dict) -> PipelineInfo:
 
     vocab = Conditioning.from_dict(card.get("conditioning"), (), FINDINGS_TEMPLATE)
     plain = json.loads(config.to_json())
-    return PipelineInfo(1, 0, 0, tuple(vocab.class_names), vocab.template, vocab.to_dict(), "gan", plain)
+    return PipelineInfo(
+        1, 0, 0, tuple(vocab.class_names), vocab.template, vocab.to_dict(), "gan", plain, config.resolution
+    )
 
 
 def open_pipeline(

@@ -33,6 +33,7 @@ class PipelineInfo:
     conditioning: dict | None = None  # edgegen.conditions.Conditioning.to_dict() of the training card
     family: str = "sd"  # "sd" | "gan"
     gan: dict | None = None  # the GanConfig of a GAN export
+    native_resolution: int | None = None  # the side the model was trained at (UNet sample size × VAE factor)
 
     def vocabulary(self):
         from edgegen.conditions import Conditioning

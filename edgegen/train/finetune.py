@@ -204,8 +204,13 @@ def finetune_pipeline(
         if ema is not None:
             ema.load_state_dict(state["ema"])
     gen = torch.Generator().manual_seed(config.seed)
+    spent = {"wall_s": 0.0, "cpu_s": 0.0}  # over every part of a resumed training
+    curve: list[float] = []
     if start_step:
         gen.set_state(state["gen"])  # the resumed run draws exactly what the uninterrupted one would
+        spent = state.get("spent", spent)
+        curve = list(state.get("curve", []))
+    t0, c0 = time.perf_counter(), time.process_time()
 
     def checkpoint(step: int) -> None:
         state = {
@@ -214,11 +219,15 @@ def finetune_pipeline(
             "lr_sched": lr_sched.state_dict(),
             "ema": ema.state_dict() if ema is not None else None,
             "gen": gen.get_state(),
+            "curve": curve,
+            "spent": {
+                "wall_s": spent["wall_s"] + time.perf_counter() - t0,
+                "cpu_s": spent["cpu_s"] + time.process_time() - c0,
+            },
         }
         save_checkpoint(ckpt_path, step, fingerprint, state)
 
     losses: list[float] = []
-    curve: list[float] = []
     started = time.perf_counter()
     step = start_step
     while step < config.max_steps:
@@ -252,7 +261,7 @@ def finetune_pipeline(
             ema.step(params)
         step += 1
         losses.append(total)
-        if len(losses) % 50 == 0:
+        if step % 50 == 0:
             curve.append(round(float(np.mean(losses[-50:])), 5))
         if progress is not None:
             progress(step, config.max_steps, total)
@@ -284,6 +293,13 @@ def finetune_pipeline(
             "findings": data.finding_counts(),
         },
         "base_model_sha256": model_hash,
+        "loss_curve_per_50_steps": curve,
+        # every part of a resumed run: wall time, and process CPU time (meaningful on a shared box)
+        "seconds": {
+            "this_run": round(time.perf_counter() - t0, 1),
+            "total_wall": round(spent["wall_s"] + time.perf_counter() - t0, 1),
+            "total_cpu": round(spent["cpu_s"] + time.process_time() - c0, 1),
+        },
         **(extra_card or {}),
     }
     # fp16 storage halves the folder (the embedded model must stay small); loaders upcast to fp32.
