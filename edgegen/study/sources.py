@@ -189,7 +189,11 @@ def generate_source(
     try:
         vocab = pipe.info.vocabulary()
         conds = resolve_conditions(vocab, conditions, findings, None)
-        side = pipe.config.resolution if pipe.family == "gan" else (pipe.info.native_resolution or prof.generation.resolution)
+        side = (
+            pipe.config.resolution
+            if pipe.family == "gan"
+            else (pipe.info.native_resolution or prof.generation.resolution)
+        )
         settings = GenerateSettings(
             spec.steps or prof.generation.steps,
             prof.generation.guidance_scale if spec.guidance is None else spec.guidance,
