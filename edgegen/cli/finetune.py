@@ -83,9 +83,7 @@ def finetune_cmd(
         warn(f"{dataset.skipped_summary()}")
     from edgegen.conditions import CLASS_TEMPLATE, FINDINGS_TEMPLATE
 
-    template = prompt_template or (
-        FINDINGS_TEMPLATE if dataset.is_multilabel else CLASS_TEMPLATE
-    )
+    template = prompt_template or (FINDINGS_TEMPLATE if dataset.is_multilabel else CLASS_TEMPLATE)
     config = FinetuneConfig(
         resolution,
         max_steps,
