@@ -91,3 +91,9 @@ class ClusterError(EdgegenError):
     """A Ray cluster cannot be reached or cannot host a worker, or a shard kept failing on it."""
 
     exit_code = 12
+
+
+class MemoryBudgetError(EdgegenError):
+    """A run's predicted peak memory exceeds the device profile's budget (checked before loading)."""
+
+    exit_code = 13

@@ -22,6 +22,7 @@ from edgegen.cli import (
     finetune,
     gan,
     models,
+    plan,
     profiles,
     quality,
     reader,
@@ -70,6 +71,7 @@ app.command("train-gan")(gan.train_gan_cmd)
 app.command("export")(export.export_cmd)
 app.command("build")(export.build_cmd)
 app.command("generate")(run.generate_cmd)
+app.command("plan")(plan.plan_cmd)
 app.command("classify")(run.classify_cmd)
 app.command("dalle")(cloud.dalle_cmd)
 app.command("cost")(cloud.cost_cmd)

@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
+import typer
+
 from edgegen.cli.output import JsonOption, console, print_json, table
 
 
-def doctor(json_out: JsonOption = False) -> None:
+def doctor(
+    model: Annotated[
+        str | None,
+        typer.Option(help="Also plan this model's memory on --profile (as `edgegen plan`; needs its export)."),
+    ] = None,
+    profile: Annotated[str | None, typer.Option(help="Profile for --model (default: the suggested one).")] = None,
+    json_out: JsonOption = False,
+) -> None:
     """Show this machine's CPU, GPUs, Jetson module, usable backends and the matching profile."""
     from edgegen.doctor import run_doctor
 
@@ -43,3 +54,8 @@ def doctor(json_out: JsonOption = False) -> None:
         )
     )
     console.print(f"Suggested profile: [bold]{report.suggested_profile}[/] ({report.suggestion_reason})")
+    if model is not None:
+        from edgegen.cli.plan import plan_cmd
+
+        console.print()
+        plan_cmd(model=model, profile=profile or report.suggested_profile)

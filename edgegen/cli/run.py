@@ -191,6 +191,22 @@ def generate_cmd(
     except ValueError:
         raise UsageError(f"unknown scheduler {scheduler!r}", hint="use ddim, euler or dpm++") from None
     low = prof.low_memory if low_memory is None else low_memory
+    from edgegen.runtime.memory_needs import GenerateShape, check_generate
+
+    # Before anything is loaded or written: will this run fit the profile's memory budget?
+    check_generate(
+        folder,
+        config.backend,
+        config.precisions,
+        GenerateShape(
+            need.image_batch,
+            need.image_size,
+            (prof.generation.guidance_scale if guidance is None else guidance) > 1.0,
+        ),
+        low,
+        tiled_decode,
+        prof,
+    )
 
     def plan_run(info, family: str, gan_side: int | None):
         vocab = info.vocabulary()

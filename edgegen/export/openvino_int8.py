@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +21,11 @@ TRANSFORMER_COMPONENTS = (Component.TEXT_ENCODER, Component.UNET)
 
 
 def nncf_quantize(
-    onnx_fp32: Path, dst_xml: Path, component: Component, samples: list[dict[str, np.ndarray]]
+    onnx_fp32: Path, dst_xml: Path, component: Component, samples: Iterable[dict[str, np.ndarray]]
 ) -> dict[str, Any]:
+    # The inputs themselves are small (a UNet sample is <1 MB even at 512 px; producing them is
+    # what costs memory, and that streams): NNCF iterates them several times, so keep a list.
+    samples = list(samples)
     ov = require_openvino()
     try:
         import nncf

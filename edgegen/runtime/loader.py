@@ -29,6 +29,7 @@ class RunConfig:
     # profile (images per call, image side); None: the export's device profile, as `edgegen build` uses
     cuda_graph: bool = False  # trt: replay the UNet call as a CUDA graph (static shapes)
     device_loop: bool = True  # keep the latents on the GPU between UNet calls where the runner can
+    low_memory: bool = False  # runners hold no memory between calls beyond their weights
 
 
 def onnx_runner(
@@ -63,6 +64,7 @@ def onnx_runner(
             config.threads,
             trt_shapes=shapes,
             cache_dir=folder_path(folder, ArtifactKind.ORT_TRT_CACHE),
+            low_memory=config.low_memory,
         )
     if config.backend is Backend.OPENVINO:
         # INT8: the NNCF-quantized IR when `export --openvino` made one, else the QDQ ONNX
@@ -195,7 +197,11 @@ def open_sd_pipeline(
     trust_pickle: bool = False,
 ) -> tuple[Text2ImagePipeline, dict]:
     """(pipeline, provenance facts: model hash, backend, precisions)."""
+    from dataclasses import replace
+
     from edgegen.runtime.scheduling import make_scheduler
+
+    config = replace(config, low_memory=config.low_memory or low_memory)
 
     if config.backend is Backend.TORCH:
         if model is None:

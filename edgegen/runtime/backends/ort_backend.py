@@ -27,8 +27,12 @@ class OrtRunner(DeviceRunner):
         threads: int | None = None,
         trt_shapes: dict | None = None,
         cache_dir: Path | None = None,
+        low_memory: bool = False,
     ) -> None:
         super().__init__()
+        # Low memory: no CPU arena (freed activations go back to the system instead of staying
+        # reserved for the next call), so a released session leaves nothing behind.
+        self.low_memory = low_memory
         self.onnx_path, self.backend, self.precision, self.threads = Path(onnx_path), backend, precision, threads
         self.trt_shapes = trt_shapes  # input → (min, opt, max) shapes for the TensorRT EP's profile
         self.cache_dir = Path(cache_dir) if cache_dir else self.onnx_path.parent / "engines" / "ort-trt"
@@ -50,6 +54,8 @@ class OrtRunner(DeviceRunner):
         if self.threads:
             opts.intra_op_num_threads = self.threads
         opts.inter_op_num_threads = 1  # one graph at a time: parallelism belongs inside ops
+        if self.low_memory:
+            opts.enable_cpu_mem_arena = False
         self.device_id = 0
         provider_args = []
         for p in self.providers:

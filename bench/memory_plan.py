@@ -1,0 +1,201 @@
+"""Predicted vs measured peak memory of `edgegen generate` runs (issue 19).
+
+Each case runs `edgegen generate` in a fresh process that reports its own peak RSS (VmHWM) at
+exit, beside the memory plan `edgegen plan` makes for the same run before loading anything.
+`--fit` re-derives the backend constants of edgegen/assets/memory_model.yaml from the cases
+marked `fit` (the fixed cost, resident bytes per byte of weights per precision, resident bytes
+per byte of the activation liveness peak) by least squares; the other cases check them.
+
+    .venv/bin/python bench/memory_plan.py --cases tiny cxr-128       # minutes
+    .venv/bin/python bench/memory_plan.py --fit                      # every case, ~40 min
+
+Exports are made first (reused when unchanged) under runs/memory-plan/export. Writes
+bench/results/memory_plan.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+EXPORT_ROOT = ROOT / "runs" / "memory-plan" / "export"
+RUNNER = """
+import atexit, os, sys
+def _hwm():
+    for line in open('/proc/self/status'):
+        if line.startswith('VmHWM:'):
+            open(os.environ['EDGEGEN_HWM_FILE'], 'w').write(str(int(line.split()[1]) * 1024))
+atexit.register(_hwm)
+sys.argv = ['edgegen'] + sys.argv[1:]
+from edgegen.cli.app import main
+main()
+"""
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    model: str  # preset or embedded model
+    size: int
+    precision: dict  # component → precision
+    low_memory: bool = False
+    tiled: bool = False
+    batch: int = 1
+    fit: bool = False  # used to fit the constants (else: a check of them)
+
+
+def _prec_flag(precision: dict) -> str:
+    return ",".join(sorted(set(precision.values())))
+
+
+CASES = [
+    Case("tiny", "tiny", 64, {"unet": "fp32"}, fit=True),
+    Case("tiny-low", "tiny", 64, {"unet": "fp32"}, low_memory=True),
+    Case("cxr-128", "cxr-128", 128, {"unet": "fp32"}, fit=True),
+    Case("cxr-128-int8", "cxr-128", 128, {"unet": "int8"}, fit=True),
+    Case("bk-sdm-tiny-256", "bk-sdm-tiny", 256, {"unet": "fp32"}, fit=True),
+    Case("bk-sdm-tiny-256-int8", "bk-sdm-tiny", 256, {"unet": "int8"}, fit=True),
+    Case("bk-sdm-tiny-512", "bk-sdm-tiny", 512, {"unet": "fp32"}, fit=True),
+    Case("bk-sdm-tiny-512-low", "bk-sdm-tiny", 512, {"unet": "fp32"}, low_memory=True),
+    Case("sd15-512", "sd15", 512, {"unet": "fp32"}),
+    Case("sd15-512-low", "sd15", 512, {"unet": "fp32"}, low_memory=True),
+    Case("sd15-512-low-int8", "sd15", 512, {"unet": "int8"}, low_memory=True),
+    Case("sd15-512-low-int8-tiled", "sd15", 512, {"unet": "int8"}, low_memory=True, tiled=True),
+]
+
+
+def _edgegen(*args: str) -> None:
+    subprocess.run([str(ROOT / ".venv" / "bin" / "edgegen"), *args], check=True)
+
+
+def _export(model: str, size: int, int8: bool) -> Path:
+    from edgegen.export.artifacts import ArtifactKind, artifact_path
+    from edgegen.models.source import resolve_model
+
+    common = ["--profile", "cpu-x86", "--classifier", "none", "--image-size", str(size), "--out", str(EXPORT_ROOT)]
+    _edgegen("export", model, *common, "--precision", "fp32", "--components", "text_encoder,unet,vae_decoder")
+    if int8:  # a narrower export adds the INT8 UNet to the manifest
+        _edgegen("export", model, *common, "--precision", "int8", "--components", "unet")
+    return artifact_path(EXPORT_ROOT, resolve_model(model).name, "cpu-x86", ArtifactKind.MANIFEST).parent
+
+
+def _profile(case: Case, tmp: Path) -> Path:
+    """cpu-x86 with this case's per-component precisions and a budget no case reaches (the check
+    would otherwise refuse what this script wants to measure)."""
+    import yaml
+
+    raw = yaml.safe_load((ROOT / "profiles" / "cpu-x86.yaml").read_text())
+    raw["precision"] = {c: case.precision.get(c, "fp32") for c in raw["precision"]}
+    raw["memory_budget_gb"] = 1000.0
+    path = tmp / "cpu-x86.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def _predicted(case: Case, folder: Path) -> dict:
+    from edgegen.export.artifacts import load_manifest
+    from edgegen.runtime.memory_needs import GenerateShape, generate_needs, plan_generate
+    from edgegen.types import Backend, Component, Precision
+
+    manifest = load_manifest(folder / "manifest.json")
+    precisions = {c: Precision.FP32 for c in Component} | {
+        Component(k): Precision(v) for k, v in case.precision.items()
+    }
+    shape = GenerateShape(case.batch, case.size, True)
+    needs, _ = generate_needs(folder, manifest, precisions, shape, case.low_memory, case.tiled)
+    out = {"needs": [asdict(n) for n in needs]}
+    try:
+        plan = plan_generate(
+            folder, manifest, Backend.ORT_CPU, precisions, shape, case.low_memory, case.tiled, None, "cpu"
+        )
+        out["peak_bytes"] = plan.peak_bytes
+    except FileNotFoundError:  # no constants yet (--fit on a fresh checkout)
+        out["peak_bytes"] = None
+    return out
+
+
+def _measure(case: Case, folder: Path) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        hwm = Path(tmp) / "hwm"
+        args = [
+            "generate", "--out", str(Path(tmp) / "img"), "--model", case.model, "--artifacts", str(folder),
+            "--backend", "ort-cpu", "--size", str(case.size), "--n", str(case.batch), "--batch-size", str(case.batch),
+            "--steps", "2", "--class", "normal", "--allow-unknown-conditions", "--json",
+            "--low-memory" if case.low_memory else "--no-low-memory",
+        ] + (["--tiled-decode"] if case.tiled else [])  # fmt: skip
+        args += ["--profile", str(_profile(case, Path(tmp)))]
+        env = {**os.environ, "EDGEGEN_HWM_FILE": str(hwm)}
+        t = time.perf_counter()
+        proc = subprocess.run([sys.executable, "-c", RUNNER, *args], env=env, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise SystemExit(f"{case.name}: generate failed: {proc.stderr.strip()[-400:]}")
+        return {"peak_bytes": int(hwm.read_text()), "seconds": round(time.perf_counter() - t, 1)}
+
+
+def _fit(rows: list[dict]) -> dict:
+    """Least squares for base + kw[fp32]·W_fp32 + kw[int8]·W_int8 + ka·A over normal-mode fit cases
+    (every component resident: the sums), non-negative."""
+    import numpy as np
+    from scipy.optimize import nnls
+
+    X, y = [], []
+    for r in rows:
+        if not r["fit"] or r["low_memory"]:
+            continue
+        needs = r["predicted"]["needs"]
+        w32 = sum(n["weights_bytes"] for n in needs if n["precision"] == "fp32")
+        w8 = sum(n["weights_bytes"] for n in needs if n["precision"] == "int8")
+        act = sum(n["activation_bytes"] for n in needs)
+        X.append([1.0, w32 / 1e9, w8 / 1e9, act / 1e9])
+        y.append(r["measured"]["peak_bytes"] / 1e9)
+    coef, _ = nnls(np.array(X), np.array(y))
+    return {
+        "base_mb": round(coef[0] * 1e9 / 2**20, 1),
+        "weight_factor": {"fp32": round(coef[1], 3), "int8": round(coef[2], 3)},
+        "activation_factor": round(coef[3], 3),
+        "fit_cases": len(y),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--cases", nargs="+", help="case names (default: all)")
+    ap.add_argument("--fit", action="store_true", help="fit the ORT CPU constants from the fit cases")
+    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "memory_plan.json")
+    args = ap.parse_args()
+    cases = [c for c in CASES if not args.cases or c.name in args.cases]
+    rows = []
+    for case in cases:
+        int8 = any(p == "int8" for p in case.precision.values())
+        folder = _export(case.model, case.size, int8)
+        pred = _predicted(case, folder)
+        meas = _measure(case, folder)
+        row = {**asdict(case), "predicted": pred, "measured": meas}
+        if pred["peak_bytes"]:
+            row["predicted_over_measured"] = round(pred["peak_bytes"] / meas["peak_bytes"], 3)
+        rows.append(row)
+        ratio = row.get("predicted_over_measured")
+        print(
+            f"{case.name:28s} measured {meas['peak_bytes'] / 1e9:6.2f} GB  predicted "
+            + (f"{pred['peak_bytes'] / 1e9:6.2f} GB  ratio {ratio:.2f}" if ratio else "   (no constants)"),
+            flush=True,
+        )
+    result = {"cases": rows, "machine": os.uname().nodename, "date": time.strftime("%Y-%m-%d")}
+    if args.fit:
+        result["fit"] = _fit(rows)
+        print("fit:", json.dumps(result["fit"]))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
