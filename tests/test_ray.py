@@ -112,6 +112,12 @@ def test_actor_resources_come_from_cluster_and_profile():
         pool_size(this, actor_demand(this, gpu=False, threads=4))
     with pytest.raises(UsageError, match="--ray-actors 0"):
         pool_size(this, cpu, requested=0)
+    # With a memory plan, an actor reserves its own predicted peak: each loads the whole pipeline,
+    # so a 6 GB SD 1.5 actor fits twice in 15 GiB even on a 16-core node, not 16 times.
+    big = [NodeResources(cpus=16, memory=15 * GIB)]
+    planned = actor_demand(big, gpu=False, memory_budget_gb=16.0, planned_host_bytes=6 * GIB)
+    assert planned.memory == 6 * GIB and pool_size(big, planned) == 2
+    assert pool_size(big, actor_demand(big, gpu=False, memory_budget_gb=16.0)) == 16
     assert parse_address(" auto ") == "auto" and parse_address("10.0.0.5:6379") == "10.0.0.5:6379"
     assert parse_address("ray://head:10001") == "ray://head:10001"
     with pytest.raises(UsageError, match="is not a Ray address"):

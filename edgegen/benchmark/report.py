@@ -47,7 +47,8 @@ def _quality_cell(q: dict | None, key: str, spec: str) -> str:
     for name, c in (q.get("conditions") or {}).items():
         if c.get("skipped") or not c.get(key):
             continue
-        cells.append(f"{name}: {spec.format(c[key]['value'])} (floor {spec.format(c[key + '_floor']['value'])})")
+        value, floor = c[key], c[key + "_floor"]
+        cells.append(f"{name}: {_ci(value, spec)} (floor {_ci(floor, spec)})")
     return "; ".join(cells) or "–"
 
 
@@ -226,11 +227,20 @@ def _headline_lines(results: BenchResults) -> list[str]:
         if f:
             lines.append(f"- Fastest CPU {what} leg: **{f['leg']}**, vs torch eager {_ratio(f['vs_reference'])}")
     g = h.get("gan_vs_diffusion_images_per_s")
+    sd_px, gan_px = results.settings.get("size"), (results.model or {}).get("gan_resolution")
     if g:
-        lines.append(
-            "- GAN vs diffusion images/s (fastest of each, same "
-            f"{results.settings['size']} px): {g['gan_leg']} vs {g['sd_leg']}: {_ratio(g)}"
+        where = (
+            f"both at {sd_px} px"
+            if gan_px in (None, sd_px)
+            else f"NOT the same size: diffusion {sd_px} px, GAN {gan_px} px"
         )
+        target = f"; target ≥ 100×: {g['target_100x']}" if g.get("target_100x") else ""
+        lines.append(
+            f"- GAN vs diffusion images/s (fastest of each, {where}): {g['gan_leg']} vs {g['sd_leg']}: {_ratio(g)}"
+            + target
+        )
+    elif (results.model or {}).get("gan_note"):
+        lines.append(f"- GAN legs: not run ({results.model['gan_note']})")
     gi = h.get("gan_int8_vs_fp32_throughput")
     if gi:
         lines.append(f"- GAN INT8 vs FP32 (ORT CPU, throughput): {_ratio(gi)}")

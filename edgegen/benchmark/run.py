@@ -143,8 +143,21 @@ def _conditions(info: dict) -> tuple[tuple[dict, ...], str]:
     classes = None if vocab.class_names else ["normal", "pneumonia"]  # an untrained preset: the default study's classes
     conds = resolve_conditions(vocab, classes, None, None, allow_unknown=True)
     return tuple(
-        {"name": c.name, "population": c.population, "findings": list(c.findings)} for c in conds
+        {"name": c.name, "population": c.population, "findings": list(c.findings or _class_findings(c.name))}
+        for c in conds
     ), vocab.template
+
+
+def _class_findings(name: str) -> tuple[str, ...]:
+    """A class-prompt model's class as findings ('normal' → no_finding), so GAN legs, which
+    condition on findings, get the same condition and not an empty vector."""
+    from edgegen.data.findings import load_findings_map
+    from edgegen.errors import UsageError
+
+    try:
+        return (load_findings_map().resolve(name),)
+    except UsageError:
+        return ()
 
 
 def run_bench(config: BenchConfig, progress: Callable[[str], None] = lambda _m: None) -> BenchOutcome:
@@ -356,6 +369,7 @@ def run_bench(config: BenchConfig, progress: Callable[[str], None] = lambda _m: 
             "export_folder": str(exported.folder),
             "gan": gan_source.name if gan_source else None,
             "gan_note": gan_note,
+            "gan_resolution": gan_source.native_resolution if gan_source else None,
             "gan_sha256": gan_exported.manifest.source_sha256 if gan_exported else None,
         },
         settings={

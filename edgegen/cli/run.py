@@ -62,10 +62,10 @@ def run_config(profile, backend: str | None, precision: str | None, threads: int
     return RunConfig(chosen, precisions, threads or profile.threads, device, trt_ranges=ranges)
 
 
-def ray_request(address: str, profile, actors: int | None, threads: int | None):
+def ray_request(address: str, profile, actors: int | None, threads: int | None, planned_host_bytes: int | None = None):
     from edgegen.distributed.orchestrator import RayRequest
 
-    return RayRequest(address, actors, threads or profile.threads, profile.memory_budget_gb)
+    return RayRequest(address, actors, threads or profile.threads, profile.memory_budget_gb, None, planned_host_bytes)
 
 
 def default_artifacts(model: str, profile_name: str, artifacts: Path | None, needed: bool) -> Path | None:
@@ -194,7 +194,7 @@ def generate_cmd(
     from edgegen.runtime.memory_needs import GenerateShape, check_generate
 
     # Before anything is loaded or written: will this run fit the profile's memory budget?
-    check_generate(
+    memory = check_generate(
         folder,
         config.backend,
         config.precisions,
@@ -254,7 +254,10 @@ def generate_cmd(
         from edgegen.distributed.workers import PipelineSpec
 
         spec = PipelineSpec(config, sched, model, folder, low)
-        with ray_generation(ray_request(ray, prof, ray_actors, threads), spec) as run:
+        from edgegen.runtime.memory_needs import host_bytes
+
+        planned = host_bytes(memory.plan, config.backend) if memory is not None else None
+        with ray_generation(ray_request(ray, prof, ray_actors, threads, planned), spec) as run:
             d = run.description
             items, settings = plan_run(d.info, d.family, d.resolution)
             with step_progress("images", enabled=not json_out) as bar:

@@ -49,6 +49,7 @@ class RayRequest:
     actors: int | None = None  # None: as many as the cluster holds
     threads: int | None = None  # per CPU actor (None: the profile's, else 1)
     memory_budget_gb: float | None = None  # the device profile's budget for one device
+    planned_host_bytes: int | None = None  # one actor's predicted host peak (edgegen plan), when known
     shard_size: int | None = None  # None: a few shards per actor, ≤ 64 items
 
 
@@ -80,7 +81,13 @@ def _plan_pool(ray, request: RayRequest, backend: Backend | None, threads: int |
     """`backend` None: CPU actors whatever the cluster has."""
     nodes = cluster_nodes(ray)
     gpu = backend is not None and wants_gpu(backend, sum(n.gpus for n in nodes))
-    demand = actor_demand(nodes, gpu=gpu, threads=request.threads or threads, memory_budget_gb=request.memory_budget_gb)
+    demand = actor_demand(
+        nodes,
+        gpu=gpu,
+        threads=request.threads or threads,
+        memory_budget_gb=request.memory_budget_gb,
+        planned_host_bytes=request.planned_host_bytes,
+    )
     return demand, pool_size(nodes, demand, request.actors)
 
 

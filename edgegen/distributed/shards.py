@@ -159,6 +159,7 @@ def actor_demand(
     gpu: bool,
     threads: int | None = None,
     memory_budget_gb: float | None = None,
+    planned_host_bytes: int | None = None,
 ) -> ActorDemand:
     """One actor per GPU (one CPU for its host thread), or a CPU actor of `threads` cores (1 when
     not given: on a cluster, parallelism belongs across actors). Memory, from the device profile's
@@ -166,7 +167,9 @@ def actor_demand(
     divided among its GPUs; CPU actors share the node (one device) in proportion to the cores they
     take, its budget capped at what Ray offers there. So Ray never packs more actors on a node
     than its memory holds. The smallest such share over the nodes is used: one demand has to fit
-    on every node."""
+    on every node. With a memory plan of the run (`edgegen.runtime.memory_needs`), each actor
+    reserves the host memory its own process is predicted to peak at instead: every actor loads
+    the whole pipeline, so a share of the budget would over-commit a node."""
     if threads is not None and threads < 1:
         raise UsageError(f"--threads {threads} must be ≥ 1")
     t = threads or 1
@@ -179,6 +182,8 @@ def actor_demand(
         else:
             shares = [(min(budget, n.memory) if n.memory else budget) * t / n.cpus for n in usable]
         memory = int(min(shares))
+    if planned_host_bytes:
+        memory = int(planned_host_bytes)
     if gpu:
         return ActorDemand(1.0, 1.0, memory, threads)
     return ActorDemand(float(t), 0.0, memory, t)

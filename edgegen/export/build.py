@@ -104,7 +104,6 @@ def build_engines(
     device = cuda_device(gpu_index)
     gtag = gpu_tag(device.name, device.compute_capability, trt.__version__)
     batch, res = ranges or profile_ranges(profile)
-    workspace = workspace_gb(profile.memory_budget_gb)
     timing = folder_path(folder, ArtifactKind.TIMING_CACHE, gpu_tag=gtag)
     records = load_engine_manifest(folder)
     for art in artifacts:
@@ -120,6 +119,7 @@ def build_engines(
         )
         tag = shape_tag(batch, res)
         engine = folder_path(folder, ArtifactKind.ENGINE, art.component, art.precision, tag, gtag)
+        workspace = workspace_gb(profile.memory_budget_gb, _resident_bytes(folder, manifest, art, batch[2], res[2]))
         built = build_engine(folder / art.file, engine, spec, timing, workspace)
         label = f"{art.component.value}.{art.precision.value}"
         result.engines[label] = built
@@ -153,3 +153,17 @@ def build_engines(
         # Written after every engine: an interrupted build still records what it finished.
         result.engine_manifest = save_engine_manifest(folder, records)
     return result
+
+
+def _resident_bytes(folder: Path, manifest, art, max_batch: int, max_side: int) -> int:
+    """The engine's weights (its graph's bytes) + its activations at the profile's largest shape,
+    sized on the fp32 graph (`edgegen.export.activation_memory`)."""
+    from edgegen.export.activation_memory import activation_peak_bytes
+    from edgegen.export.shape_profiles import needed_shapes
+    from edgegen.types import Precision
+
+    fp32 = manifest.find(art.component, Precision.FP32) or art
+    try:
+        return art.bytes + activation_peak_bytes(folder / fp32.file, needed_shapes(fp32, max_batch, max_side))
+    except ArtifactError:
+        return art.bytes

@@ -53,10 +53,13 @@ def gpu_tag(gpu_name: str, compute_capability: str, trt_version: str) -> str:
     return f"{slug}_sm{compute_capability.replace('.', '')}_trt{trt_version}"
 
 
-def workspace_gb(memory_budget_gb: float) -> float:
-    """Builder workspace: a quarter of the profile's memory budget, at most 4 GB (tactics that
-    want more are skipped; an 8 GB Jetson cannot lend 4 GB to the builder beside the model)."""
-    return round(min(4.0, max(0.5, memory_budget_gb / 4)), 2)
+def workspace_gb(memory_budget_gb: float, resident_bytes: int = 0) -> float:
+    """Builder workspace from the memory plan: half of what the profile's budget leaves beside the
+    engine's weights and its activations at the largest shape (`resident_bytes`), at most 4 GB
+    and at least 0.25 GB (tactics that want more are skipped; an 8 GB Jetson cannot lend 4 GB to
+    the builder beside a SD 1.5 UNet)."""
+    free = memory_budget_gb - resident_bytes / 1e9
+    return round(min(4.0, max(0.25, free / 2)), 2)
 
 
 def builder_flags(precision: Precision) -> tuple[str, ...]:

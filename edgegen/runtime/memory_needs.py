@@ -224,3 +224,9 @@ def check_generate(
             ),
         )
     return MemoryCheck(plan, alternatives)
+
+
+def host_bytes(plan: MemoryPlan, backend: Backend) -> int:
+    """What the plan puts in host RAM: all of it on a CPU or a Jetson, the fixed cost on a discrete
+    GPU (weights and activations live in GPU memory there)."""
+    return plan.peak_bytes if plan.where != "GPU memory" else backend_memory(backend).base_bytes

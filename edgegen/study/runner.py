@@ -96,6 +96,7 @@ def prepare(spec: StudySpec, folder: Path, progress: Callable[[str], None] = lam
         )
     real = load_real(spec)
     units = plan_units(spec)
+    _check_models(spec, real)
     sources: dict[str, Source] = {}
     for name, src in spec.sources.items():  # folder sources: checked now, before anything is generated or trained
         if src.folder is not None:
@@ -128,6 +129,47 @@ def prepare(spec: StudySpec, folder: Path, progress: Callable[[str], None] = lam
             if rec.get("spec_hash") == h:
                 state.done[u.id] = rec
     return state
+
+
+def _check_models(spec: StudySpec, real: RealData) -> None:
+    """Every on-demand source's model exists and knows the conditions the study asks of it, before
+    the first source is generated (a missing GAN must not surface after an hour of diffusion)."""
+    from edgegen.conditions import Conditioning, resolve_conditions
+    from edgegen.models.source import resolve_model
+
+    for name, src in spec.sources.items():
+        if src.generate is None:
+            continue
+        source = resolve_model(src.generate.model)
+        if source.kind == "preset":
+            continue  # random weights: no vocabulary to hold the study to
+        vocab = _vocabulary(source)
+        classes = list(real.train.class_names) if not real.findings else None
+        findings = list(real.findings) if real.findings else None
+        try:
+            resolve_conditions(vocab or Conditioning.from_dict(None), classes, findings, None)
+        except UsageError as exc:
+            raise UsageError(f"source {name} ({src.generate.model}): {exc.message}", hint=exc.hint) from None
+
+
+def _vocabulary(source):
+    """A model's conditioning vocabulary from its training card (diffusion) or GAN card."""
+    from edgegen.conditions import FINDINGS_TEMPLATE, Conditioning
+
+    if source.family == "gan":
+        from edgegen.gan.folder import CARD
+
+        card = json.loads((source.path / CARD).read_text())
+        return Conditioning.from_dict(card.get("conditioning"), (), FINDINGS_TEMPLATE)
+    from edgegen.train.finetune import TRAINING_CARD
+
+    card_path = source.path / TRAINING_CARD
+    if not card_path.is_file():
+        return None
+    card = json.loads(card_path.read_text())
+    return Conditioning.from_dict(
+        card.get("conditioning"), card.get("class_names", ()), card.get("config", {}).get("prompt_template", "")
+    )
 
 
 def _check_supply(units: list[Unit], real: RealData, sources: dict[str, Source]) -> None:

@@ -20,14 +20,29 @@ class StudyOutcome:
 
 def source_quality(state, size: int = 128) -> dict[str, dict]:
     """Each source against held-out real images of the study's real data, beside the floor."""
+    import hashlib
+    import json
+
+    from edgegen.atomic import atomic_write_json
     from edgegen.cli.quality import load_real_pools
     from edgegen.quality.assess import assess_quality
     from edgegen.quality.features import FeatureNetwork
     from edgegen.quality.sources import load_image_pool
 
-    held, _ = load_real_pools(state.spec.real.data, "held-out", size, None, False)
-    net, out, floors = FeatureNetwork(), {}, {}
+    held, net, out, floors = None, None, {}, {}
     for name, src in state.sources.items():
+        # Scored once per source content: a resumed or re-analysed study does not score it again.
+        manifest = Path(src.folder) / "manifest.jsonl"
+        key = hashlib.sha256(
+            (manifest.read_bytes() if manifest.is_file() else b"") + f"{state.spec.real.data}:{size}".encode()
+        ).hexdigest()[:16]
+        cache = state.folder / "quality" / f"{name}.json"
+        if cache.is_file() and json.loads(cache.read_text()).get("key") == key:
+            out[name] = json.loads(cache.read_text())["quality"]
+            continue
+        if held is None:
+            held, _ = load_real_pools(state.spec.real.data, "held-out", size, None, False)
+            net = FeatureNetwork()
         pool = load_image_pool(src.folder, size)
         res = assess_quality(pool, held, None, net, bootstrap=100, floor_cache=floors)
         bits = [
@@ -39,6 +54,7 @@ def source_quality(state, size: int = 128) -> dict[str, dict]:
         from edgegen.schema import to_plain
 
         out[name] = {"summary": "; ".join(bits) or "not scored", "detail": to_plain(res.conditions)}
+        atomic_write_json(cache, {"key": key, "quality": out[name]})
     return out
 
 
