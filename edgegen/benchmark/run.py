@@ -18,7 +18,7 @@ from edgegen.benchmark.cloud_legs import CloudLegConfig
 from edgegen.benchmark.legs import GenSettings, plan_legs
 from edgegen.benchmark.results import BenchResults, LegResult
 from edgegen.schema import to_plain
-from edgegen.types import Backend, Precision
+from edgegen.types import Backend, Component, Precision
 
 REFERENCE_LEG = {"sd": "sd/torch/fp32", "optimum": "sd/torch/fp32", "gan": "gan/torch/fp32"}
 
@@ -117,6 +117,27 @@ def _optimum_export(model_dir: Path, out_dir: Path, source_sha: str) -> Path:
         )
         (tmp / "edgegen-source.sha256").write_text(source_sha)
     return out_dir
+
+
+def _export_plan(legs, classifier: str | None) -> list[tuple]:
+    """(precision, components, NNCF IR too) per export call: fp32 for every component the legs
+    use, then each reduced precision for the components that run it."""
+    from edgegen.export.export_model import SD_COMPONENTS
+
+    wanted: dict[Precision, set[Component]] = {}
+    ov: dict[Precision, bool] = {}
+    for leg in legs:
+        for comp, prec in leg.precisions.items():
+            p = Precision(prec)
+            wanted.setdefault(p, set()).add(Component(comp))
+            ov[p] = ov.get(p, False) or (leg.backend is Backend.OPENVINO and p is Precision.INT8)
+    base = SD_COMPONENTS + ((Component.CLASSIFIER,) if classifier else ())
+    plan = [(Precision.FP32, base, False)]
+    for p in (Precision.FP16, Precision.INT8):
+        if p in wanted:
+            comps = tuple(c for c in (*SD_COMPONENTS, Component.CLASSIFIER) if c in wanted[p])
+            plan.append((p, comps, ov.get(p, False)))
+    return plan
 
 
 def _gan_source(config: BenchConfig):
@@ -219,17 +240,23 @@ def run_bench(config: BenchConfig, progress: Callable[[str], None] = lambda _m: 
 
     sd_legs, sd_prec, sd_ov = needs("sd")
     clf_legs, clf_prec, clf_ov = needs("classifier")
-    exported = export_model(
-        ExportRequest(
-            model=config.model,
-            profile=profile.name,
-            out_root=root,
-            precisions=tuple(sorted(set(sd_prec) | set(clf_prec), key=lambda p: p.value)),
-            classifier=config.classifier,
-            image_size=config.size,
-            openvino=sd_ov or clf_ov,
+    exported = None
+    # fp32 of everything (reference and fallback), then each reduced precision only for the
+    # components whose legs run it: an INT8 UNet leg needs no INT8 VAE (at real size with random
+    # weights, NNCF's INT8 VAE decoder is refused by validation, rightly).
+    for precision, components, openvino in _export_plan(sd_legs + clf_legs, config.classifier):
+        exported = export_model(
+            ExportRequest(
+                model=config.model,
+                profile=profile.name,
+                out_root=root,
+                precisions=(precision,),
+                components=components,
+                classifier=config.classifier,
+                image_size=config.size,
+                openvino=openvino,
+            )
         )
-    )
     gan_exported = None
     gan_legs, gan_prec, gan_ov = needs("gan")
     if gan_source and any(leg.backend is not Backend.TORCH for leg in gan_legs):
