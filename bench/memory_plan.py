@@ -50,6 +50,7 @@ class Case:
     tiled: bool = False
     batch: int = 1
     fit: bool = False  # used to fit the constants (else: a check of them)
+    backend: str = "ort-cpu"
 
 
 def _prec_flag(precision: dict) -> str:
@@ -69,6 +70,15 @@ CASES = [
     Case("sd15-512-low", "sd15", 512, {"unet": "fp32"}, low_memory=True),
     Case("sd15-512-low-int8", "sd15", 512, {"unet": "int8"}, low_memory=True),
     Case("sd15-512-low-int8-tiled", "sd15", 512, {"unet": "int8"}, low_memory=True, tiled=True),
+    # torch holds the whole diffusers pipeline (no low memory); OpenVINO compiles each graph
+    Case("torch-tiny", "tiny", 64, {"unet": "fp32"}, fit=True, backend="torch"),
+    Case("torch-bk-sdm-tiny-256", "bk-sdm-tiny", 256, {"unet": "fp32"}, fit=True, backend="torch"),
+    Case("torch-bk-sdm-tiny-512", "bk-sdm-tiny", 512, {"unet": "fp32"}, fit=True, backend="torch"),
+    Case("torch-sd15-512", "sd15", 512, {"unet": "fp32"}, backend="torch"),
+    Case("openvino-tiny", "tiny", 64, {"unet": "fp32"}, fit=True, backend="openvino"),
+    Case("openvino-bk-sdm-tiny-256", "bk-sdm-tiny", 256, {"unet": "fp32"}, fit=True, backend="openvino"),
+    Case("openvino-bk-sdm-tiny-512", "bk-sdm-tiny", 512, {"unet": "fp32"}, fit=True, backend="openvino"),
+    Case("openvino-sd15-512-low", "sd15", 512, {"unet": "fp32"}, low_memory=True, backend="openvino"),
 ]
 
 
@@ -113,9 +123,8 @@ def _predicted(case: Case, folder: Path) -> dict:
     needs, _ = generate_needs(folder, manifest, precisions, shape, case.low_memory, case.tiled)
     out = {"needs": [asdict(n) for n in needs]}
     try:
-        plan = plan_generate(
-            folder, manifest, Backend.ORT_CPU, precisions, shape, case.low_memory, case.tiled, None, "cpu"
-        )
+        low = case.low_memory and case.backend != "torch"
+        plan = plan_generate(folder, manifest, Backend(case.backend), precisions, shape, low, case.tiled, None, "cpu")
         out["peak_bytes"] = plan.peak_bytes
     except FileNotFoundError:  # no constants yet (--fit on a fresh checkout)
         out["peak_bytes"] = None
@@ -127,7 +136,8 @@ def _measure(case: Case, folder: Path) -> dict:
         hwm = Path(tmp) / "hwm"
         args = [
             "generate", "--out", str(Path(tmp) / "img"), "--model", case.model, "--artifacts", str(folder),
-            "--backend", "ort-cpu", "--size", str(case.size), "--n", str(case.batch), "--batch-size", str(case.batch),
+            "--backend", case.backend, "--size", str(case.size),
+            "--n", str(case.batch), "--batch-size", str(case.batch),
             "--steps", "2", "--class", "normal", "--allow-unknown-conditions", "--json",
             "--low-memory" if case.low_memory else "--no-low-memory",
         ] + (["--tiled-decode"] if case.tiled else [])  # fmt: skip
@@ -140,15 +150,15 @@ def _measure(case: Case, folder: Path) -> dict:
         return {"peak_bytes": int(hwm.read_text()), "seconds": round(time.perf_counter() - t, 1)}
 
 
-def _fit(rows: list[dict]) -> dict:
-    """Least squares for base + kw[fp32]·W_fp32 + kw[int8]·W_int8 + ka·A over normal-mode fit cases
-    (every component resident: the sums), non-negative."""
+def _fit(rows: list[dict], backend: str) -> dict:
+    """Least squares for base + kw[fp32]·W_fp32 + kw[int8]·W_int8 + ka·A over one backend's
+    normal-mode fit cases (every component resident: the sums), non-negative."""
     import numpy as np
     from scipy.optimize import nnls
 
     X, y = [], []
     for r in rows:
-        if not r["fit"] or r["low_memory"]:
+        if not r["fit"] or r["low_memory"] or r["backend"] != backend:
             continue
         needs = r["predicted"]["needs"]
         w32 = sum(n["weights_bytes"] for n in needs if n["precision"] == "fp32")
@@ -190,7 +200,7 @@ def main() -> None:
         )
     result = {"cases": rows, "machine": os.uname().nodename, "date": time.strftime("%Y-%m-%d")}
     if args.fit:
-        result["fit"] = _fit(rows)
+        result["fit"] = {b: _fit(rows, b) for b in sorted({r["backend"] for r in rows if r["fit"]})}
         print("fit:", json.dumps(result["fit"]))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")

@@ -141,22 +141,31 @@ def test_streaming_calibration_gives_the_in_memory_ranges(tiny_pipeline, tmp_pat
     sample = spec.sample_inputs(1, 64, np.random.default_rng(0))
     raw = torch_to_onnx(spec.module(), sample, spec.input_names, spec.output_names, spec.dynamic_axes(), 17, tmp_path)
     data = load_dataset("kermany-128", "val", 64)
+    # the same graph with its weights in an external-data file (how SD 1.5-size graphs are stored):
+    # quantized without loading them into the renamed copy
+    external = tmp_path / "ext" / "unet.onnx"
+    external.parent.mkdir()
+    onnx.save_model(
+        onnx.load(str(raw)), str(external), save_as_external_data=True, location="unet.onnx.data", size_threshold=0
+    )
     scales = {}
-    for name, batch in (("streamed", 2), ("in_memory", 8)):
+    for name, batch, graph in (("streamed", 2, raw), ("in_memory", 8, raw), ("external", 2, external)):
         samples = iter_sd_calibration(tiny_pipeline, Component.UNET, data, 64, 8, encode_batch=batch)
         if name == "in_memory":
             samples = list(samples)
         work = tmp_path / name
         work.mkdir()
-        info = quantize_qdq(raw, work / "q.onnx", spec.int8_op_types, samples, work)
+        info = quantize_qdq(graph, work / "q.onnx", spec.int8_op_types, samples, work)
         assert info["calibration_samples"] == 8
         model = onnx.load(str(work / "q.onnx"))
         scales[name] = {
             i.name: onnx.numpy_helper.to_array(i) for i in model.graph.initializer if i.name.endswith("_scale")
         }
-    assert scales["streamed"].keys() == scales["in_memory"].keys() and len(scales["streamed"]) > 10
+    assert scales["streamed"].keys() == scales["in_memory"].keys() == scales["external"].keys()
+    assert len(scales["streamed"]) > 10
     for key, value in scales["streamed"].items():
         np.testing.assert_allclose(value, scales["in_memory"][key], rtol=1e-4, err_msg=key)
+        np.testing.assert_array_equal(value, scales["external"][key], err_msg=key)
 
 
 @pytest.mark.parametrize("backend", [Backend.ORT_CPU])

@@ -31,11 +31,33 @@ class ComponentExporter:
     """Exports one component in every precision asked for."""
 
     def __init__(
-        self, spec: ComponentExport, folder: Path, paths, shapes, opset: int, calibration, real_inputs
+        self,
+        spec: ComponentExport,
+        folder: Path,
+        paths,
+        shapes,
+        opset: int,
+        calibration,
+        real_inputs,
+        release_torch=None,
     ) -> None:
         self.spec, self.folder, self.paths, self.shapes, self.opset = spec, folder, paths, shapes, opset
-        self.calibration = calibration  # () -> list of input dicts, called only for INT8
+        self.calibration = calibration  # () -> iterable of input dicts, called only for INT8
         self.real_inputs = real_inputs  # (batch, size, seed) -> held-out real inputs for INT8 checks
+        # () -> None: frees the torch module once the INT8 checks' references are computed, so a
+        # SD 1.5-size UNet is not held twice (torch + quantizer) while it is calibrated. None: keep it.
+        self.release_torch = release_torch
+        self._int8_refs = None
+
+    def _int8_references(self):
+        """Held-out inputs and the torch outputs for them, computed once for every INT8 check."""
+        if self._int8_refs is None:
+            from edgegen.export.validate import torch_references
+
+            self._int8_refs = torch_references(self.spec, self.shapes, make_inputs=self.real_inputs)
+            if self.release_torch is not None:
+                self.release_torch()
+        return self._int8_refs
 
     def _artifact(
         self,
@@ -126,6 +148,7 @@ class ComponentExporter:
 
                 data, int8_info, notes = import_user_qdq(user_file, out, self.spec)
             else:
+                self._int8_references()  # before quantizing: the torch model may be released then
                 int8_info = quantize_qdq(src, out, self.spec.int8_op_types, self.calibration(), tmp, scheme)
                 data = final.name + ".data" if (tmp / (final.name + ".data")).exists() else None
                 notes = [
@@ -141,7 +164,8 @@ class ComponentExporter:
 
                 checks = run_user_checks(self.spec, out, self.shapes, held_out)
             else:
-                checks = run_checks(self.spec, out, precision, self.shapes, make_inputs=held_out)
+                refs = self._int8_references() if precision is Precision.INT8 else None
+                checks = run_checks(self.spec, out, precision, self.shapes, make_inputs=held_out, references=refs)
             actual = precision
             if precision is Precision.FP16 and not all(c.finite for c in checks):
                 # NaN/Inf in half precision: ship the fp32 graph under the fp16 name, and say so.
@@ -177,7 +201,12 @@ class ComponentExporter:
         info = nncf_quantize(self.folder / fp32.file, xml, self.spec.component, self.calibration())
         runner = OpenVinoRunner(xml, Precision.INT8)
         checks = run_checks(
-            self.spec, xml, Precision.INT8, self.shapes, make_inputs=self.real_inputs, session=RunnerSession(runner)
+            self.spec,
+            xml,
+            Precision.INT8,
+            self.shapes,
+            session=RunnerSession(runner),
+            references=self._int8_references(),
         )
         runner.release()
         if not all(c.passed for c in checks):

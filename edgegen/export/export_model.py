@@ -176,6 +176,31 @@ def _save_runtime_files(pipe, folder: Path, classifier) -> None:
         atomic_write_json(folder / "classifier_card.json", classifier[1])
 
 
+RELEASE_ABOVE_BYTES = 1 << 30  # torch weights worth freeing before INT8 calibration (SD 1.5's UNet: 3.4 GB)
+# Only the UNet: the text encoder and the VAE make the calibration inputs of later components.
+_PIPE_ATTR = {Component.UNET: "unet"}
+
+
+def _releaser(pipe, component: Component):
+    """A callback freeing a big torch component once its INT8 references are computed (its graphs
+    are exported by then; nothing later in the export needs its weights), or None."""
+    attr = _PIPE_ATTR.get(component)
+    module = getattr(pipe, attr, None) if attr else None
+    if module is None:
+        return None
+    size = sum(p.numel() * p.element_size() for p in module.parameters())
+    if size < RELEASE_ABOVE_BYTES:
+        return None
+
+    def release() -> None:
+        from edgegen.runtime.backends.base import return_freed_memory
+
+        module.to_empty(device="meta")
+        return_freed_memory()
+
+    return release
+
+
 def _stack(samples: list[dict[str, np.ndarray]], batch: int) -> dict[str, np.ndarray]:
     """Concatenate per-sample input dicts along the batch axis and keep the first `batch` rows."""
     return {k: np.concatenate([s[k] for s in samples])[:batch] for k in samples[0]}
@@ -303,9 +328,13 @@ def export_model(request: ExportRequest, progress=None) -> ExportResult:
         paths = lambda p, c=component: artifact_path(
             request.out_root, source.name, profile.name, ArtifactKind.ONNX, c, p
         )  # noqa: E731
-        exporter = ComponentExporter(spec, folder, paths, shapes, request.opset, calib, real)
+        precisions = wanted_precisions(request, profile, component)
+        release = None
+        if not gan and component is not Component.CLASSIFIER and precisions[-1] is Precision.INT8:
+            release = _releaser(pipe, component)
+        exporter = ComponentExporter(spec, folder, paths, shapes, request.opset, calib, real, release)
         fp32 = None
-        for precision in wanted_precisions(request, profile, component):
+        for precision in precisions:
             label = f"{component.value}.{precision.value}"
             old = previous.find(component, precision) if previous else None
             user = supplied.get(component) if precision is Precision.INT8 else None

@@ -39,6 +39,16 @@ class _Reader:
         raise NotImplementedError
 
 
+def _external_files(path: Path) -> list[str]:
+    """The external-data files an ONNX graph's initializers point at (empty: weights inline)."""
+    model = onnx.load(str(path), load_external_data=False)
+    files = set()
+    for t in model.graph.initializer:
+        if t.data_location == onnx.TensorProto.EXTERNAL:
+            files |= {e.value for e in t.external_data if e.key == "location"}
+    return sorted(files)
+
+
 def activation_matmuls(model: onnx.ModelProto) -> list[str]:
     """MatMul nodes whose inputs are both computed (no weight initializer or Constant)."""
     constants = {i.name for i in model.graph.initializer}
@@ -74,16 +84,28 @@ def quantize_qdq(
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
 
     options = scheme_options(scheme)
-    model = onnx.load(str(src))
-    _name_nodes(model)
-    large = onnx_size(model) >= TWO_GB
     named = workdir / "named.onnx"
-    onnx.save_model(
-        model, str(named), save_as_external_data=large, all_tensors_to_one_file=True, location="named.onnx.data"
-    )
+    external = _external_files(src)
+    if external:
+        # Weights stay on disk: the graph is renamed without loading them, and the copy points at
+        # the same external data (linked beside it), so this step never holds SD 1.5's 3.4 GB.
+        model = onnx.load(str(src), load_external_data=False)
+        for name in external:
+            (workdir / name).symlink_to((Path(src).parent / name).resolve())
+        _name_nodes(model)
+        onnx.save_model(model, str(named))
+        large = True
+    else:
+        model = onnx.load(str(src))
+        _name_nodes(model)
+        large = onnx_size(model) >= TWO_GB
+        onnx.save_model(
+            model, str(named), save_as_external_data=large, all_tensors_to_one_file=True, location="named.onnx.data"
+        )
     op_types = tuple(op_types)
     excluded = activation_matmuls(model)
     candidates = [n.name for n in model.graph.node if n.op_type in op_types and n.name not in excluded]
+    del model  # quantize_static loads its own copy
     quantized = workdir / "quantized.onnx" if options.detach_non_fusible else dst
     reader = _Reader(samples)
     with _quiet_root_logger():  # quantize_static logs a pre-processing hint on the root logger

@@ -4,6 +4,7 @@ on fresh random inputs; collect every mismatch, then raise one typed error listi
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +29,37 @@ def cpu_session(path: Path):
     return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
 
 
+@dataclass(frozen=True)
+class Reference:
+    """Inputs at one validation shape and the torch model's outputs for them, computed once, so
+    the torch model can be released before a big graph is quantized."""
+
+    batch: int
+    image_size: int
+    inputs: dict[str, np.ndarray]
+    outputs: tuple[np.ndarray, ...]
+
+
+def torch_references(
+    spec: ComponentExport,
+    shapes: list[tuple[int, int]],
+    seed: int = 0,
+    make_inputs: Callable[[int, int, int], dict[str, np.ndarray]] | None = None,
+) -> list[Reference]:
+    import torch
+
+    module = spec.module()
+    rng = np.random.default_rng(seed)
+    out = []
+    for batch, image_size in shapes:
+        inputs = make_inputs(batch, image_size, seed) if make_inputs else spec.sample_inputs(batch, image_size, rng)
+        with torch.no_grad():
+            ref = module(*(torch.from_numpy(inputs[n]) for n in spec.input_names))
+        refs = ref if isinstance(ref, tuple | list) else (ref,)
+        out.append(Reference(batch, image_size, inputs, tuple(r.float().numpy() for r in refs)))
+    return out
+
+
 def run_checks(
     spec: ComponentExport,
     onnx_path: Path,
@@ -36,25 +68,20 @@ def run_checks(
     seed: int = 0,
     make_inputs: Callable[[int, int, int], dict[str, np.ndarray]] | None = None,
     session=None,
+    references: list[Reference] | None = None,
 ) -> list[Check]:
     """Compare at each (batch, image size). `make_inputs(batch, size, seed)` replaces the random
     sample inputs, e.g. with held-out real data for INT8, whose ranges were calibrated on it.
-    `session` (anything with ORT's `run(output_names, inputs)`) replaces the ORT CPU session."""
-    import torch
-
-    module = spec.module()
+    `session` (anything with ORT's `run(output_names, inputs)`) replaces the ORT CPU session.
+    `references` (from `torch_references`) replace running the torch model here."""
+    references = references or torch_references(spec, shapes, seed, make_inputs)
     session = session or cpu_session(onnx_path)
     tol = spec.tolerances[precision]
-    rng = np.random.default_rng(seed)
     checks = []
-    for batch, image_size in shapes:
-        inputs = make_inputs(batch, image_size, seed) if make_inputs else spec.sample_inputs(batch, image_size, rng)
-        with torch.no_grad():
-            ref = module(*(torch.from_numpy(inputs[n]) for n in spec.input_names))
-        refs = ref if isinstance(ref, tuple | list) else (ref,)
+    for ref in references:
+        batch, image_size, inputs, refs = ref.batch, ref.image_size, ref.inputs, ref.outputs
         got = session.run(list(spec.output_names), inputs)
         for name, r, g in zip(spec.output_names, refs, got, strict=True):
-            r = r.float().numpy()
             g = np.asarray(g, dtype=np.float32)
             finite = bool(np.isfinite(g).all())
             if g.shape != r.shape:
