@@ -63,6 +63,14 @@ def _name_nodes(model: onnx.ModelProto) -> None:
 
 
 @contextlib.contextmanager
+def _removed_after(path: Path):
+    try:
+        yield
+    finally:
+        Path(path).unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
 def _quiet_root_logger():
     root = logging.getLogger()
     level = root.level
@@ -85,14 +93,13 @@ def quantize_qdq(
 
     options = scheme_options(scheme)
     named = workdir / "named.onnx"
-    external = _external_files(src)
-    if external:
-        # Weights stay on disk: the graph is renamed without loading them, and the copy points at
-        # the same external data (linked beside it), so this step never holds SD 1.5's 3.4 GB.
+    if _external_files(src):
+        # Weights stay on disk: the graph is renamed without loading them, and the renamed copy
+        # sits beside the original so that it reads the same external-data file (onnx refuses
+        # links to it), so this step never holds SD 1.5's 3.4 GB.
         model = onnx.load(str(src), load_external_data=False)
-        for name in external:
-            (workdir / name).symlink_to((Path(src).parent / name).resolve())
         _name_nodes(model)
+        named = Path(src).parent / f".{workdir.name}.named.onnx"
         onnx.save_model(model, str(named))
         large = True
     else:
@@ -108,7 +115,7 @@ def quantize_qdq(
     del model  # quantize_static loads its own copy
     quantized = workdir / "quantized.onnx" if options.detach_non_fusible else dst
     reader = _Reader(samples)
-    with _quiet_root_logger():  # quantize_static logs a pre-processing hint on the root logger
+    with _quiet_root_logger(), _removed_after(named):  # quantize_static logs a hint on the root logger
         quantize_static(
             str(named),
             str(quantized),
