@@ -27,8 +27,7 @@ def plan_cmd(
     tiled_decode: bool = False,
     json_out: JsonOption = False,
 ) -> None:
-    """Predict the peak memory of a generate run from its export and the device profile, check it
-    against the profile's budget, and list the variants that fit."""
+    """Predict a generate run's peak memory from its export and profile, and list variants that fit."""
     from edgegen.cli.run import default_artifacts, default_size, run_config
     from edgegen.profiles import load_profile
     from edgegen.runtime.memory_needs import GenerateShape, check_generate

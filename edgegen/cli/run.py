@@ -139,7 +139,7 @@ def generate_cmd(
     ] = None,
     scheduler: Annotated[str | None, typer.Option(help="ddim, euler or dpm++ (default: the profile's).")] = None,
     size: Annotated[
-        int | None, typer.Option("--size", "--resolution", help="Image side in pixels (default: the profile's).")
+        int | None, typer.Option("--size", "--resolution", help="Image side in pixels (default: the model's own).")
     ] = None,
     seed: int = 0,
     batch_size: Annotated[int | None, typer.Option(help="Images per pipeline call (default: the profile's).")] = None,
