@@ -21,7 +21,13 @@ else
          --finding pleural_effusion --finding enlarged_cardiac_silhouette)
   legs="torch:fp32 ort-cpu:int8 openvino:int8"
 fi
-.venv/bin/edgegen export "$model" --profile cpu-x86 --precision fp32,int8 --openvino >/dev/null
+if [ "$family" = gan ]; then
+  .venv/bin/edgegen export "$model" --profile cpu-x86 --precision fp32,int8 --openvino --classifier none >/dev/null
+else  # FP32 everywhere, INT8 (ORT QDQ + NNCF IR) for the UNet only: the cpu-x86 profile's INT8 leg
+  .venv/bin/edgegen export "$model" --profile cpu-x86 --precision fp32 --classifier none >/dev/null
+  .venv/bin/edgegen export "$model" --profile cpu-x86 --precision int8 --components unet --openvino \
+    --classifier none >/dev/null
+fi
 for leg in $legs; do
   backend=${leg%:*}; precision=${leg#*:}
   dir=runs/quality/$name/$backend-$precision

@@ -62,12 +62,16 @@ def _score(probs: np.ndarray, findings: tuple[str, ...]) -> np.ndarray:
 
 
 def source_costs(state: StudyState, profile_name: str = "cpu-x86") -> dict[str, dict]:
+    """$/image per source: billed (cloud manifests), else the device that made it (the source's
+    generate profile; `profile_name` for folders) at full use from its measured seconds/image."""
     from edgegen.cost import EdgeInputs, edge_usd_per_image_at_utilization
     from edgegen.profiles import load_profile
 
-    prof = load_profile(profile_name)
     out = {}
     for name, src in state.sources.items():
+        spec_src = state.spec.sources.get(name)
+        gen = spec_src.generate if spec_src is not None else None
+        prof = load_profile((gen.profile if gen is not None and gen.profile else None) or profile_name)
         c = src.cost
         usd, how = c.usd_per_image, "billed (manifest cost_usd)"
         if usd is None and c.seconds_per_image:
@@ -151,17 +155,21 @@ def analyse(state: StudyState, bootstrap: int | None = None, quality: dict | Non
 def _contrasts(state: StudyState, groups, probs, y, b: int, costs: dict) -> list[dict]:
     """Same arm, same model and backend, different precision: e.g. INT8 vs FP32 data."""
     out = []
-    by_key: dict[tuple, dict[str, str]] = {}
+    by_key: dict[tuple, list[tuple[str, str]]] = {}
     for setting, us in groups.items():
         u = us[0]
         if not u.source:
             continue
         c = costs[u.source]
-        by_key.setdefault((u.kind, u.real_fraction, u.ratio, c["model"], c["backend"]), {})[c["precision"]] = setting
+        key = (u.kind, u.real_fraction, u.ratio, c["model"], c["backend"])
+        by_key.setdefault(key, []).append((c["precision"], setting))
     for (kind, f, r, model, backend), per in by_key.items():
-        ref = per.get("fp32")
-        for prec, setting in per.items():
-            if prec == "fp32" or ref is None:
+        refs = [setting for prec, setting in per if prec == "fp32"]
+        if len(refs) != 1:
+            continue  # no FP32 source, or several (which one is the reference would be a guess)
+        ref = refs[0]
+        for prec, setting in per:
+            if prec == "fp32":
                 continue
             deltas = paired_deltas(probs[setting], probs[ref], y, state.real.findings, b)
             out.append(

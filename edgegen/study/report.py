@@ -43,9 +43,17 @@ def setting_rows(result: StudyResult) -> list[list[str]]:
                 _delta(s.vs_real_only.get(result.primary_metric)),
                 f"p={dl['p_two_sided']:.3g}" if dl else "–",
                 fmt(s.usd_synthetic, "${:.4f}"),
+                fmt(s.delta_per_usd, "{:+.0f}"),
             ]
         )
     return rows
+
+
+def per_finding_rows(result: StudyResult) -> tuple[list[str], list[list[str]]]:
+    """Findings tasks: each arm's AUROC per finding (seed mean, 95% interval)."""
+    names = sorted({k.split("/", 1)[1] for s in result.settings for k in s.metrics if k.startswith("auroc/")})
+    rows = [[s.label, *(_e(s.metrics.get(f"auroc/{n}")) for n in names)] for s in result.settings]
+    return ["arm", *(f"AUROC {n.replace('_', ' ')}" for n in names)], rows
 
 
 def _plots(result: StudyResult) -> dict[str, bytes]:
@@ -122,6 +130,7 @@ def markdown(result: StudyResult, images: dict[str, str], spec_plain: dict) -> s
         f"Δ {result.primary_metric} vs real-only",
         "DeLong (AUROC)",
         "synthetic $",
+        "Δ pts per $",
     ]
     parts = [
         f"# edgegen study: {result.name}",
@@ -132,7 +141,8 @@ def markdown(result: StudyResult, images: dict[str, str], spec_plain: dict) -> s
         "(same resampled seeds and test images); * marks deltas whose interval excludes 0."
         + (
             " Findings: precision / recall / F1 of each finding's call at the threshold chosen "
-            "on the real validation split (max F1), macro over findings; per-finding values in results.json."
+            "on the real validation split (max F1), macro over findings; AUROC per finding below, "
+            "every per-finding value in results.json."
             if result.task == "findings"
             else ""
         ),
@@ -145,6 +155,8 @@ def markdown(result: StudyResult, images: dict[str, str], spec_plain: dict) -> s
                 f"real): Δ {result.primary_metric} {_delta(c['delta'].get(result.primary_metric))}"
             )
     parts += ["## Arms", md_table(header, setting_rows(result))]
+    if result.task == "findings":
+        parts += ["## AUROC per finding", md_table(*per_finding_rows(result))]
     parts.append("## Sources")
     rows = []
     for name, s in result.sources.items():

@@ -17,7 +17,7 @@
       - {kind: scarce, real_fractions: [0.1, 0.25], sources: [diffusion-fp32], ratios: [0.0, 1.0]}
       - {kind: rebalance, sources: [diffusion-fp32]}
 
-Every problem is reported at once, one line each, with the dotted key and the fix (exit 2).
+The first problem is reported on one line with its dotted key and the fix, and how many more there are (exit 2).
 """
 
 from __future__ import annotations
