@@ -42,6 +42,10 @@ class SpaceResult:
     near_copy_indices: list[int]
     floor: Estimate | None  # share of held-out real images above the threshold
     closest: list[NearestPair] = field(default_factory=list)
+    # the distributions themselves (for the report's histogram): each synthetic image's, and each
+    # held-out real image's, similarity to its nearest training image
+    synthetic_similarities: list[float] = field(default_factory=list)
+    floor_similarities: list[float] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -132,7 +136,7 @@ def _space(
     nn_idx, nn_sim = _nearest(synth, train)
     threshold, source = near_copy_threshold(train, patients, fallback)
     flags = nn_sim >= threshold
-    floor = None
+    floor, real_sim = None, np.array([])
     if held_out is not None and len(held_out):
         _, real_sim = _nearest(held_out, train)
         floor = _share(real_sim >= threshold)
@@ -152,6 +156,8 @@ def _space(
         np.flatnonzero(flags).tolist(),
         floor,
         [NearestPair(int(i), int(nn_idx[i]), round(float(nn_sim[i]), 6)) for i in order],
+        np.round(nn_sim, 4).tolist(),
+        np.round(real_sim, 4).tolist(),
     )
 
 

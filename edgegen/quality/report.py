@@ -113,10 +113,32 @@ def _grid_pair(synth: np.ndarray, real: np.ndarray) -> bytes:
     return png_bytes(np.concatenate([pad(a), np.full((h, 16), 255, np.uint8), pad(b)], axis=1))
 
 
-def _pairs_png(result: QualityResult, synthetic: ImagePool, train: ImageSet) -> bytes | None:
-    if result.memorization is None or not result.memorization.pixel.closest:
+def _similarity_histograms(result: QualityResult) -> bytes | None:
+    """Nearest-training-image similarity of every synthetic image beside the held-out real floor,
+    per space, with the near-copy threshold: the whole distribution, not only its tail."""
+    mem = result.memorization
+    if mem is None or not mem.pixel.synthetic_similarities:
         return None
-    pairs = result.memorization.pixel.closest
+    plt = pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.2))
+    for ax, space in zip(axes, (mem.pixel, mem.feature), strict=True):
+        values = space.synthetic_similarities + space.floor_similarities
+        bins = np.linspace(min(values), max(max(values), space.threshold) + 1e-6, 40)
+        ax.hist(space.synthetic_similarities, bins=bins, alpha=0.6, density=True, label="synthetic")
+        if space.floor_similarities:
+            ax.hist(space.floor_similarities, bins=bins, alpha=0.6, density=True, label="held-out real (floor)")
+        ax.axvline(space.threshold, color="k", linestyle="--", linewidth=1, label="near-copy threshold")
+        ax.set_title(f"{space.space} space: similarity to the nearest training image", fontsize=9)
+        ax.legend(fontsize=7)
+    png = fig_png(fig)
+    plt.close(fig)
+    return png
+
+
+def _pairs_png(result: QualityResult, synthetic: ImagePool, train: ImageSet, space: str = "pixel") -> bytes | None:
+    if result.memorization is None or not getattr(result.memorization, space).closest:
+        return None
+    pairs = getattr(result.memorization, space).closest
     tiles = []
     for p in pairs:
         tiles += (
@@ -179,12 +201,19 @@ def markdown(result: QualityResult, images: dict[str, str]) -> str:
                 rows,
             )
         )
-        if "nn_pairs.png" in images:
+        if "similarity_hist.png" in images:
             parts.append(
-                "The 8 closest synthetic–training pairs (pixel space), "
-                "each synthetic image left of its nearest training image:"
+                "The distributions: each synthetic image's similarity to its nearest training image, "
+                "beside held-out real images' (other patients: the floor), and the threshold."
             )
-            parts.append(f"![nearest pairs]({images['nn_pairs.png']})")
+            parts.append(f"![similarity distributions]({images['similarity_hist.png']})")
+        for key, space in (("nn_pairs.png", "pixel"), ("nn_pairs_feature.png", "feature")):
+            if key in images:
+                parts.append(
+                    f"The 8 closest synthetic–training pairs ({space} space), "
+                    "each synthetic image left of its nearest training image:"
+                )
+                parts.append(f"![nearest pairs, {space}]({images[key]})")
     if result.unreadable:
         parts.append("## Skipped files")
         parts += [f"- {s.path}: {s.reason}" for s in result.unreadable[:20]]
@@ -212,8 +241,12 @@ def write_quality_report(
             continue
         ridx, _ = match_real(real, synthetic.condition(q.condition))
         pngs[f"grid_{_safe(q.condition)}.png"] = _grid_pair(synthetic.images[idx], real.images[ridx])
-    if train is not None and (pairs := _pairs_png(result, synthetic, train)) is not None:
-        pngs["nn_pairs.png"] = pairs
+    if (hist := _similarity_histograms(result)) is not None:
+        pngs["similarity_hist.png"] = hist
+    if train is not None:
+        for key, space in (("nn_pairs.png", "pixel"), ("nn_pairs_feature.png", "feature")):
+            if (pairs := _pairs_png(result, synthetic, train, space)) is not None:
+                pngs[key] = pairs
     files = write_report(out, lambda images: markdown(result, images), pngs, "edgegen quality")
     atomic_write_json(out / "results.json", {"schema_version": 1, **_plain(result)})
     return {**files, "results": out / "results.json"}
