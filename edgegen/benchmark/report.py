@@ -389,6 +389,21 @@ def _all_legs_grid(legs: list[LegResult], plt, per_condition: int = 4) -> bytes 
     return png
 
 
+def _real_size_lines(results: BenchResults) -> list[str]:
+    """The cost rows of a measured real-size run (bench/presets.sh sd15 512) costed on this run's
+    profile: what a SD 1.5-size model's images cost here, from that run's own throughput."""
+    ref = (results.setup or {}).get("real_size_reference")
+    if not ref:
+        return [
+            "No real-size run found (bench/results/sd15-512-cpu-x86/results.json, made by "
+            "`bench/presets.sh sd15 512`): the rows above are for the embedded model's size only."
+        ]
+    return [
+        f"From {ref['path']} ({ref['machine']}, {ref['created']}), costed on this run's profile:",
+        md_table(COST_HEADER, ref["rows"]),
+    ]
+
+
 def _assumed_lines() -> list[str]:
     from edgegen.benchmark.costing import assumed_rows
     from edgegen.profiles import load_profile, profile_names
@@ -470,6 +485,8 @@ def markdown(results: BenchResults, images: dict[str, str]) -> str:
         f"At {settings['images_per_month']:.0f} images/month; a leg that cannot "
         "make that volume on one box is costed with as many boxes as it needs. "
         "Cloud options are paired at the nearest priced size; a size mismatch is stated in the last column.",
+        "### Real size (measured: the SD 1.5 UNet shape at 512 px, random weights)",
+        *_real_size_lines(results),
         "### Other device profiles (assumed speeds, not measured in this run)",
         *_assumed_lines(),
         "## Energy",

@@ -140,6 +140,34 @@ def _export_plan(legs, classifier: str | None) -> list[tuple]:
     return plan
 
 
+REAL_SIZE_RESULTS = Path(__file__).resolve().parents[2] / "bench" / "results" / "sd15-512-cpu-x86" / "results.json"
+
+
+def _real_size_reference(profile, images_per_month: float, path: Path = REAL_SIZE_RESULTS) -> dict | None:
+    """Cost rows of the committed real-size run (SD 1.5 shape, 512 px), re-costed on this profile
+    from that run's own measured throughput; None when there is none (an installed package)."""
+    from edgegen.benchmark.costing import cost_legs
+    from edgegen.benchmark.report import cost_rows
+    from edgegen.benchmark.results import load_results
+    from edgegen.errors import ArtifactError
+
+    if not path.is_file():
+        return None
+    try:
+        ref = load_results(path)
+    except ArtifactError:
+        return None  # an older schema: not comparable
+    legs = [leg for leg in ref.legs if leg.kind == "sd" and leg.status == "ok"]
+    cost_legs(legs, profile, int(ref.settings.get("size") or 512), images_per_month)
+    ref.legs = legs
+    return {
+        "path": str(path.relative_to(path.parents[3])),
+        "machine": (ref.machine.get("cpu") or {}).get("model", "?"),
+        "created": ref.created,
+        "rows": cost_rows(ref),
+    }
+
+
 def _gan_source(config: BenchConfig):
     """The GAN to bench beside the diffusion model, or (None, why not)."""
     from edgegen.errors import ModelError
@@ -384,6 +412,7 @@ def run_bench(config: BenchConfig, progress: Callable[[str], None] = lambda _m: 
     from edgegen.benchmark.costing import cost_legs
 
     cost_legs(results, profile, gen.size, config.images_per_month)
+    real_size = _real_size_reference(profile, config.images_per_month)
     bench = BenchResults(
         created=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         machine=_machine(),
@@ -413,6 +442,7 @@ def run_bench(config: BenchConfig, progress: Callable[[str], None] = lambda _m: 
             "optimum_error": optimum_error,
             "quality_s": quality_s,
             "total_s": None,
+            "real_size_reference": real_size,
         },
         legs=results,
         compute=_compute(source, info, gen),
