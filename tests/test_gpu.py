@@ -20,7 +20,7 @@ from edgegen.profiles import PROFILES_DIR
 from edgegen.runtime.engine_select import ShapeNeed
 from edgegen.runtime.loader import RunConfig, open_sd_pipeline
 from edgegen.types import Backend, Component, Precision, SchedulerName
-from tests.image_metrics import fidelity
+from tests.image_metrics import fidelity, gray_like
 
 pytestmark = pytest.mark.gpu
 
@@ -62,14 +62,14 @@ def built(tmp_path_factory, gpu_profile):
     return result, build_engines(result.folder, str(gpu_profile), wanted=wanted), wanted, gpu_profile
 
 
-def _generate(folder, backend, precisions, **config):
+def _generate(folder, backend, precisions, seeds=(3, 4), **config):
     pipe, _ = open_sd_pipeline(
         RunConfig(backend, precisions, shape_need=ShapeNeed(2, 64), **config),
         SchedulerName.DPMPP,
         model="tiny",
         artifacts=folder,
     )
-    out = pipe(["a chest X-ray, frontal view, normal"] * 2, [3, 4], 4, 5.0, 64)
+    out = pipe(["a chest X-ray, frontal view, normal"] * 2, list(seeds), 4, 5.0, 64)
     device = pipe.loop_device()
     pipe.release()
     return out.images, device
@@ -103,6 +103,12 @@ def test_tensorrt_generates_what_ort_cuda_generates(built, precisions):
     assert psnr >= MIN_PSNR_DB and ssim >= MIN_SSIM, (psnr, ssim)
     graphed, _ = _generate(folder, Backend.TENSORRT, precisions, cuda_graph=True)
     assert fidelity(graphed, trt_images)[0] >= 60  # the same kernels, replayed
+    # negative controls on these very images: a flat gray and other seeds must fail the same bounds
+    gray_psnr, gray_ssim = fidelity(gray_like(reference), reference)
+    assert not (gray_psnr >= MIN_PSNR_DB and gray_ssim >= MIN_SSIM), (gray_psnr, gray_ssim)
+    other, _ = _generate(folder, Backend.TENSORRT, precisions, seeds=(7, 8))
+    other_psnr, other_ssim = fidelity(other, reference)
+    assert not (other_psnr >= MIN_PSNR_DB and other_ssim >= MIN_SSIM), (other_psnr, other_ssim)
 
 
 def test_trt_runner_orders_copies_and_reuses_buffers(built):
