@@ -4,7 +4,7 @@ Two runtimes want different INT8 graphs:
 
 - `u8s8` (ORT on CPU): uint8 asymmetric activations (non-zero zero points), int8 symmetric
   per-channel weights, int32 biases, Q/DQ on the outputs of quantized ops too. The fastest on
-  x86 (VNNI takes u8×s8), measured in NOTES.md.
+  x86 (VNNI takes u8×s8), measured in bench/results/unet_latency_*.json.
 - `trt-s8s8` (TensorRT, and ORT's TensorRT EP): int8 symmetric activations (zero point 0,
   the only kind TensorRT accepts: NVIDIA/TensorRT issues 4698, 2774), int8 symmetric
   per-channel weights, biases left in float (TensorRT dequantizes only int8), Q/DQ only on the
