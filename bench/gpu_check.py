@@ -22,7 +22,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-GPU_LEGS = "sd/torch/fp32,sd/ort-cuda/fp16,sd/ort-trt/fp16,sd/trt/fp16,sd/trt/int8,classifier/trt/int8"
+GPU_LEGS = (
+    "sd/torch/fp32,sd/ort-cuda/fp16,sd/ort-trt/fp16,sd/trt/fp16,sd/trt/int8,classifier/trt/int8,"
+    "gan/torch/fp32,gan/ort-cuda/fp16,gan/trt/fp16"
+)
 
 
 def _version(dist: str) -> str | None:
@@ -71,7 +74,7 @@ def main() -> int:
         "--model",
         args.model,
         "--gan-model",
-        "none",
+        "gan",
         "--legs",
         args.legs,
         "--rounds",

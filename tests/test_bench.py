@@ -432,7 +432,7 @@ def test_a_family_wins_a_condition_only_when_the_intervals_do_not_overlap():
         "sd/torch/fp32",
         "sd",
         {
-            "normal": {"kid": est(0.02, 0.005), "detectability": est(0.70, 0.05)},
+            "normal": {"kid": est(0.02, 0.005), "detectability": est(0.70, 0.05), "recall": est(0.6, 0.05)},
             "pneumonia": {"kid": est(0.05, 0.01), "detectability": est(0.90, 0.03)},
         },
     )
@@ -440,7 +440,7 @@ def test_a_family_wins_a_condition_only_when_the_intervals_do_not_overlap():
         "gan/torch/fp32",
         "gan",
         {
-            "normal": {"kid": est(0.08, 0.01), "detectability": est(0.72, 0.05)},
+            "normal": {"kid": est(0.08, 0.01), "detectability": est(0.72, 0.05), "recall": est(0.3, 0.05)},
             "pneumonia": {"kid": est(0.02, 0.005), "detectability": est(0.80, 0.03)},
         },
     )
@@ -449,6 +449,16 @@ def test_a_family_wins_a_condition_only_when_the_intervals_do_not_overlap():
     assert got == {
         ("normal", "kid"): "diffusion",
         ("normal", "detectability"): "no difference shown",  # overlapping intervals: no winner
+        ("normal", "recall"): "diffusion",  # higher recall is better: the direction flips
         ("pneumonia", "kid"): "GAN",
         ("pneumonia", "detectability"): "GAN",
     }
+
+
+def test_the_quality_speed_frontier_keeps_only_undominated_legs():
+    from edgegen.benchmark.report import pareto_frontier
+
+    # (seconds per image, detectability): the GAN is fastest, diffusion INT8 dominated by FP32
+    points = [(0.002, 0.95), (0.30, 0.70), (0.35, 0.80), (1.2, 0.65)]
+    assert pareto_frontier(points) == [(0.002, 0.95), (0.30, 0.70), (1.2, 0.65)]
+    assert pareto_frontier([]) == []

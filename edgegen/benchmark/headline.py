@@ -55,23 +55,23 @@ def _fastest(results: BenchResults, kind: str, reference: str) -> dict | None:
 
 
 def family_verdicts(results: BenchResults) -> list[dict]:
-    """Per condition and metric (KID, detectability AUROC: lower is better), the diffusion model
-    against the GAN, each on torch FP32 (the models, not a runtime): which family wins, said only
-    when the two 95% intervals do not overlap."""
+    """Per condition and metric (KID and detectability AUROC: lower is better; precision and
+    recall: higher is better), the diffusion model against the GAN, each on torch FP32 (the models,
+    not a runtime): which family wins, said only when the two 95% intervals do not overlap."""
     sd, gan = _ok(results, "sd/torch/fp32"), _ok(results, "gan/torch/fp32")
     if sd is None or gan is None:
         return []
     out = []
     qs, qg = (sd.quality or {}).get("conditions") or {}, (gan.quality or {}).get("conditions") or {}
     for cond in qs:
-        for metric in ("kid", "detectability"):
+        for metric, lower_better in (("kid", True), ("detectability", True), ("precision", False), ("recall", False)):
             a, b = (qs.get(cond) or {}).get(metric), (qg.get(cond) or {}).get(metric)
             if not isinstance(a, dict) or not isinstance(b, dict):
                 continue
             if a["high"] < b["low"]:
-                verdict = "diffusion"
+                verdict = "diffusion" if lower_better else "GAN"
             elif b["high"] < a["low"]:
-                verdict = "GAN"
+                verdict = "GAN" if lower_better else "diffusion"
             else:
                 verdict = "no difference shown"
             out.append({"condition": cond, "metric": metric, "diffusion": a, "gan": b, "better": verdict})

@@ -253,8 +253,8 @@ def _headline_lines(results: BenchResults) -> list[str]:
     verdicts = h.get("family_verdicts") or []
     if verdicts:
         lines.append(
-            "- Which family wins (torch FP32 of each; lower is better; a family wins only when the intervals "
-            "do not overlap): "
+            "- Which family wins (torch FP32 of each; KID and detectability: lower is better, precision and "
+            "recall: higher; a family wins only when the intervals do not overlap): "
             + "; ".join(
                 f"{v['condition']} {v['metric']}: diffusion {v['diffusion']['value']:.3g} vs GAN "
                 f"{v['gan']['value']:.3g} → **{v['better']}**"
@@ -309,6 +309,7 @@ def plots(results: BenchResults) -> dict[str, bytes]:
     scored = [r for r in ok if (r.quality or {}).get("conditions")]
     if scored:
         fig, ax = plt.subplots(figsize=(7, 4.5))
+        points = []
         for r in scored:
             x = 1.0 / max((r.summary.get("images_per_s") or {1: 1e-9}).values())
             ds = [c["detectability"] for c in r.quality["conditions"].values() if c.get("detectability")]
@@ -325,6 +326,12 @@ def plots(results: BenchResults) -> dict[str, bytes]:
                 capsize=3,
             )
             ax.annotate(r.name, (x, y), fontsize=6, xytext=(3, 3), textcoords="offset points")
+            points.append((x, y))
+        frontier = pareto_frontier(points)
+        if len(frontier) > 1:
+            ax.step(
+                *zip(*frontier, strict=True), where="post", color="k", linewidth=0.8, label="frontier (both families)"
+            )
         floors = [
             c["detectability_floor"]["value"]
             for r in scored
@@ -348,6 +355,16 @@ def plots(results: BenchResults) -> dict[str, bytes]:
     side_by_side = _all_legs_grid([r for r in results.legs if r.status == "ok"], plt)
     if side_by_side is not None:
         out["grid_all_legs.png"] = side_by_side
+    return out
+
+
+def pareto_frontier(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """The points no other point beats on both axes (lower seconds per image and lower
+    detectability), from the fastest to the most realistic. Pure."""
+    out: list[tuple[float, float]] = []
+    for x, y in sorted(points):
+        if not out or y < out[-1][1]:
+            out.append((x, y))
     return out
 
 

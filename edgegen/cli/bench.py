@@ -34,7 +34,9 @@ def bench_cmd(
     steps: int | None = None,
     size: Annotated[
         int | None,
-        typer.Option("--size", "--resolution", help="Image side in pixels (default: the diffusion model's own, e.g. 128)."),
+        typer.Option(
+            "--size", "--resolution", help="Image side in pixels (default: the diffusion model's own, e.g. 128)."
+        ),
     ] = None,
     guidance: float | None = None,
     rounds: Annotated[
