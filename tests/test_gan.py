@@ -181,3 +181,43 @@ def test_a_class_folder_conditions_the_gan_on_its_classes(tmp_path):
     with pytest.raises(DataError, match="class 'tuberculosis' is not a finding"):
         train_gan(load_dataset(str(tmp_path / "data"), "train", 32), _cfg(2), tmp_path / "g2")
     assert not (tmp_path / "g2").exists()
+
+
+def test_reduced_precisions_and_the_command_line_on_a_gan_folder(tmp_path, tiny_gan, run_cli):
+    """FP16 and INT8 (calibrated on z draws) validate; `generate --model GAN` on the INT8 export
+    writes tagged PNGs and a manifest; `classify` reads the GAN's folder like any other."""
+    from edgegen.export.export_model import ExportRequest, export_model
+    from edgegen.runtime.provenance import read_png_tags
+    from edgegen.types import Component, Precision
+
+    export = export_model(
+        ExportRequest(
+            model=str(tiny_gan),
+            profile="cpu-x86",
+            out_root=tmp_path / "x",
+            precisions=(Precision.FP16, Precision.INT8),
+            classifier=None,
+        )
+    )
+    for p in (Precision.FP16, Precision.INT8):
+        art = export.manifest.find(Component.GENERATOR, p)
+        assert art is not None and all(c.passed and c.finite for c in art.checks), p
+    assert export.manifest.find(Component.GENERATOR, Precision.INT8).int8["calibration_samples"] >= 32
+    out = tmp_path / "synth"
+    code, _, err = run_cli(
+        "generate", "--model", str(tiny_gan), "--artifacts", str(export.folder), "--backend", "ort-cpu",
+        "--precision", "int8", "--out", str(out), "--class", "normal", "--finding", "effusion", "--n", "2",
+    )  # fmt: skip
+    assert code == 0, err
+    pngs = sorted(out.rglob("*.png"))
+    assert len(pngs) == 4 and len((out / "manifest.jsonl").read_text().splitlines()) == 4
+    tags = read_png_tags(pngs[0])
+    assert (
+        tags["synthetic"] == "true"
+        and tags["family"] == "gan"
+        and json.loads(tags["precisions"]) == {"generator": "int8"}
+    )
+    # the default classifier knows normal / pneumonia: the GAN's normal images, read as a flat folder
+    code, text, err = run_cli("classify", str(out / "normal"), "--backend", "torch", "--bootstrap", "20", "--json")
+    assert code == 0, err
+    assert json.loads(text)["n"] == 2

@@ -101,7 +101,7 @@ def default_size(model: str, artifacts: Path | None, prof) -> int:
 
 def generate_cmd(
     out: Annotated[Path, typer.Option(help="Output folder (PNGs + manifest.jsonl); re-running resumes.")],
-    model: Annotated[str, typer.Option(help="'default', a preset or a diffusers folder.")] = "default",
+    model: Annotated[str, typer.Option(help="'default', 'gan', a preset, a diffusers or GAN folder.")] = "default",
     artifacts: ArtifactsOption = None,
     profile: ProfileOption = "cpu-x86",
     backend: BackendOption = None,
