@@ -15,7 +15,7 @@ from edgegen.classifiers.predict import extract_features, predict_probs
 from edgegen.classifiers.registry import ARCHITECTURES, build_classifier
 from edgegen.classifiers.train import TrainConfig, train_classifier
 from edgegen.data.folder import load_image_folder
-from edgegen.errors import DataError, ModelError
+from edgegen.errors import ArtifactError, DataError, ModelError
 
 
 @pytest.mark.parametrize("name", sorted(ARCHITECTURES))
@@ -141,3 +141,39 @@ def test_cli_train_and_evaluate(run_cli, tmp_path):
     assert evaluation["report"]["n"] == 24 and evaluation["skipped"] == 1
     code, _, err = run_cli("evaluate", str(tmp_path / "missing"), "--data", str(root))
     assert code == ModelError.exit_code and err.count("\n") == 1
+
+
+def test_multilabel_classifier_trains_exports_to_int8_and_classifies(run_cli, tmp_path):
+    """A findings (multi-label) classifier goes the binary one's way: train, export FP32 + INT8,
+    classify on ONNX Runtime with per-finding metrics; a classifier the export does not hold is
+    refused in one line."""
+    clf = tmp_path / "findings"
+    code, out, err = run_cli(
+        "train-classifier", "--out", str(clf), "--arch", "cxr_cnn_small", "--data", "nih-cxr14-128", "--size", "64",
+        "--task", "findings", "--epochs", "1", "--batch-size", "32", "--bootstrap", "20", "--json",
+    )  # fmt: skip
+    assert code == 0, err
+    card = json.loads((clf / "card.json").read_text())
+    assert card["task"] == "multilabel" and len(card["class_names"]) == 4 and card.get("calibration")
+    code, _, err = run_cli(
+        "export", "tiny", "--classifier", str(clf), "--components", "classifier", "--precision", "fp32,int8",
+        "--out", str(tmp_path / "x"),
+    )  # fmt: skip
+    assert code == 0, err
+    folder = tmp_path / "x" / "tiny" / "cpu-x86"
+    code, out, err = run_cli(
+        "classify", "nih-cxr14-128", "--artifacts", str(folder), "--backend", "ort-cpu", "--precision", "int8",
+        "--classifier", str(clf), "--bootstrap", "20", "--json",
+    )  # fmt: skip
+    assert code == 0, err
+    report = json.loads(out)["report"]
+    assert set(report["per_finding"]) == {
+        "atelectasis", "lung_opacity", "pleural_effusion", "enlarged_cardiac_silhouette"
+    }  # fmt: skip
+    assert 0.0 <= report["macro_auroc"]["value"] <= 1.0
+    code, _, err = run_cli("classify", "nih-cxr14-128", "--artifacts", str(folder), "--backend", "ort-cpu")
+    assert code == 0, err  # no --classifier: the export's own
+    code, _, err = run_cli(
+        "classify", "nih-cxr14-128", "--artifacts", str(folder), "--backend", "ort-cpu", "--classifier", "cxr-features"
+    )
+    assert code == ArtifactError.exit_code and err.count("\n") == 1 and "holds another classifier" in err

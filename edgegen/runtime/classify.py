@@ -57,9 +57,21 @@ def open_classifier(
             hint="export with --classifier default",
         )
     card = read_card(card_path)
+    manifest = load_manifest(folder / "manifest.json")
+    if classifier not in (None, "default"):
+        from edgegen.export.artifacts import sha256_file
+        from edgegen.models.embedded import resolve_classifier_dir
+
+        wanted = resolve_classifier_dir(classifier)
+        have = (manifest.classifier or {}).get("sha256")
+        if have != sha256_file(wanted / "model.safetensors"):
+            raise ArtifactError(
+                f"{folder} holds another classifier ({(manifest.classifier or {}).get('path', '?')}), not {classifier}",
+                hint=f"export it: `edgegen export MODEL --classifier {classifier} --components classifier`",
+            )
     return onnx_runner(
         folder,
-        load_manifest(folder / "manifest.json"),
+        manifest,
         Component.CLASSIFIER,
         config.precisions[Component.CLASSIFIER],
         config,
