@@ -243,6 +243,10 @@ def run_bench(config: BenchConfig, progress: Callable[[str], None] = lambda _m: 
         config.gan_model if gan_source else None,
         str(gan_folder) if gan_folder else None,
     )
+    from dataclasses import replace as _replace
+
+    # every classifier leg (torch or exported) runs the classifier asked for
+    legs = [_replace(leg, classifier=config.classifier) if leg.kind == "classifier" else leg for leg in legs]
     if not legs:
         from edgegen.errors import UsageError
 

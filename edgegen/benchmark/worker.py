@@ -46,6 +46,19 @@ def _items(gen: GenSettings, picks: list[tuple[int, int]]):
     return out
 
 
+def _classifier_test_set(card):
+    """The test split of the embedded set the classifier was trained on (NIH for the findings
+    classifier, Kermany for the binary one), with its labels aligned; None for other data."""
+    from edgegen.data.embedded import EMBEDDED_DATASETS
+    from edgegen.data.load import load_dataset
+
+    name = str((card.data.get("train") or {}).get("source", "")).split(":")[0]
+    if not name or not all(part in EMBEDDED_DATASETS for part in name.split("+")):
+        return None
+    names = None if card.multilabel else tuple(card.class_names)
+    return load_dataset(name, "test", card.input_size, names)
+
+
 class _Settings:
     """The GenerateSettings fields a pipeline's generate() reads."""
 
@@ -117,7 +130,7 @@ class LegWorker:
         )
         self.runner.load()
         load_s = time.perf_counter() - t0
-        self.test = load_default("test", self.card.input_size)
+        self.test = _classifier_test_set(self.card) or load_default("test", self.card.input_size)
         t1 = time.perf_counter()
         probs, _ = predict(
             self.runner, self.card, self.test.images[: self.gen.classifier_batch], self.gen.classifier_batch

@@ -18,6 +18,12 @@ def bench_cmd(
     gan_model: Annotated[
         str, typer.Option(help="GAN benched beside it: 'gan' (embedded), a GAN folder, or 'none'.")
     ] = "gan",
+    classifier: Annotated[
+        str,
+        typer.Option(
+            help="Classifier legs: 'default' (normal/pneumonia), cxr-findings (multi-label), or a classifier folder."
+        ),
+    ] = "default",
     profile: Annotated[
         str | None, typer.Option("--profile", "-p", help="Device profile (default: the one `edgegen doctor` suggests).")
     ] = None,
@@ -95,6 +101,7 @@ def bench_cmd(
         model,
         None if gan_model == "none" else gan_model,
         profile,
+        classifier=classifier,
         legs=tuple(x.strip() for x in legs.split(",")) if legs else None,
         steps=steps,
         size=size,
