@@ -9,7 +9,7 @@ per byte of the activation liveness peak) by least squares; the other cases chec
     .venv/bin/python bench/memory_plan.py --cases tiny cxr-128       # minutes
     .venv/bin/python bench/memory_plan.py --fit                      # every case, ~40 min
 
-Exports are made first (reused when unchanged) under runs/memory-plan/export. Writes
+Exports are made first (reused when unchanged) under runs/export-cache. Writes
 bench/results/memory_plan.json.
 """
 
@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-EXPORT_ROOT = ROOT / "runs" / "memory-plan" / "export"
+EXPORT_ROOT = ROOT / "runs" / "export-cache"  # shared with bench/sd15_int8_export.py
 RUNNER = """
 import atexit, os, sys
 def _hwm():
