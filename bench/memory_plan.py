@@ -28,12 +28,27 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 EXPORT_ROOT = ROOT / "runs" / "export-cache"  # shared with bench/sd15_int8_export.py
 RUNNER = """
-import atexit, os, sys
-def _hwm():
+import atexit, json, os, sys, threading, time
+peaks = {'RssAnon': 0, 'RssFile': 0}
+def _status():
+    out = {}
     for line in open('/proc/self/status'):
-        if line.startswith('VmHWM:'):
-            open(os.environ['EDGEGEN_HWM_FILE'], 'w').write(str(int(line.split()[1]) * 1024))
-atexit.register(_hwm)
+        key, _, rest = line.partition(':')
+        if key in ('VmHWM', 'RssAnon', 'RssFile'):
+            out[key] = int(rest.split()[0]) * 1024
+    return out
+def _sample():
+    while True:
+        s = _status()
+        for k in peaks:
+            peaks[k] = max(peaks[k], s.get(k, 0))
+        time.sleep(0.05)
+threading.Thread(target=_sample, daemon=True).start()
+def _report():
+    s = _status()
+    open(os.environ['EDGEGEN_HWM_FILE'], 'w').write(json.dumps({
+        'vm_hwm': s['VmHWM'], 'rss_anon_peak': peaks['RssAnon'], 'rss_file_peak': peaks['RssFile']}))
+atexit.register(_report)
 sys.argv = ['edgegen'] + sys.argv[1:]
 from edgegen.cli.app import main
 main()
@@ -147,7 +162,14 @@ def _measure(case: Case, folder: Path) -> dict:
         proc = subprocess.run([sys.executable, "-c", RUNNER, *args], env=env, capture_output=True, text=True)
         if proc.returncode != 0:
             raise SystemExit(f"{case.name}: generate failed: {proc.stderr.strip()[-400:]}")
-        return {"peak_bytes": int(hwm.read_text()), "seconds": round(time.perf_counter() - t, 1)}
+        peaks = json.loads(hwm.read_text())
+        return {
+            "peak_bytes": peaks["vm_hwm"],
+            # sampled every 50 ms: anonymous memory vs file-backed pages (memory-mapped weights)
+            "rss_anon_peak_bytes": peaks["rss_anon_peak"],
+            "rss_file_peak_bytes": peaks["rss_file_peak"],
+            "seconds": round(time.perf_counter() - t, 1),
+        }
 
 
 def _fit(rows: list[dict], backend: str) -> dict:

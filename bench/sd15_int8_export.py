@@ -41,7 +41,12 @@ def _run(args: list[str]) -> dict:
         seconds = time.perf_counter() - t
         if proc.returncode != 0:
             raise SystemExit(f"edgegen {' '.join(args[:3])} failed: {proc.stderr.strip()[-600:]}")
-        return {"peak_rss_gib": round(int(hwm.read_text()) / GIB, 2), "seconds": round(seconds, 1)}
+        peaks = json.loads(hwm.read_text())
+        return {
+            "peak_rss_gib": round(peaks["vm_hwm"] / GIB, 2),
+            "rss_anon_peak_gib": round(peaks["rss_anon_peak"] / GIB, 2),
+            "seconds": round(seconds, 1),
+        }
 
 
 def main() -> None:
