@@ -197,10 +197,66 @@ def _fit(rows: list[dict], backend: str) -> dict:
     }
 
 
+def _repredict(rows: list[dict], fits: dict) -> None:
+    """Every case predicted again with the fitted constants: the check of the fit on the cases it
+    did not see (and its residual on those it did)."""
+    from edgegen.runtime.memory_plan import BackendMemory, ComponentNeed, plan_memory
+
+    for r in rows:
+        fit = fits.get(r["backend"])
+        if fit is None:
+            continue
+        w = fit["weight_factor"]
+        constants = BackendMemory(
+            r["backend"],
+            int(fit["base_mb"] * 2**20),
+            {"fp32": w["fp32"], "fp16": w["fp32"], "int8": w["int8"] or w["fp32"]},
+            fit["activation_factor"],
+        )
+        needs = [ComponentNeed(**n) for n in r["predicted"]["needs"]]
+        low = r["low_memory"] and r["backend"] != "torch"
+        peak = plan_memory(needs, constants, low).peak_bytes
+        r["predicted_with_fit_bytes"] = peak
+        r["predicted_over_measured"] = round(peak / r["measured"]["peak_bytes"], 3)
+        print(
+            f"{r['name']:28s} {'fit' if r['fit'] else 'check':5s} predicted/measured {r['predicted_over_measured']:.2f}"
+        )
+
+
+def _write_model(fits: dict, rows: list[dict]) -> None:
+    """The fitted constants into the package's memory model, each with where it comes from."""
+    import platform
+
+    import yaml
+
+    path = ROOT / "edgegen" / "assets" / "memory_model.yaml"
+    header = "".join(line for line in path.read_text().splitlines(keepends=True) if line.startswith("#"))
+    model = yaml.safe_load(path.read_text())
+    cpu = platform.processor() or os.uname().machine
+    for backend, fit in fits.items():
+        checks = [r for r in rows if r["backend"] == backend and r.get("predicted_over_measured")]
+        ratios = ", ".join(f"{r['name']} {r['predicted_over_measured']:.2f}" for r in checks if not r["fit"])
+        w = fit["weight_factor"]
+        model["backends"][backend] = {
+            "base_mb": fit["base_mb"],
+            "weight_factor": {"fp32": w["fp32"], "fp16": w["fp32"], "int8": w["int8"] or w["fp32"]},
+            "activation_factor": fit["activation_factor"],
+            "device": "host",
+            "source": (
+                f"bench/memory_plan.py --fit, {time.strftime('%Y-%m-%d')}, {cpu}: {fit['fit_cases']} fit cases; "
+                f"predicted/measured on the others: {ratios or 'none run'}"
+            ),
+        }
+        model["fallback"].pop(backend, None)
+    path.write_text(header + yaml.safe_dump(model, sort_keys=False, width=200))
+    print(f"wrote {path}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--cases", nargs="+", help="case names (default: all)")
-    ap.add_argument("--fit", action="store_true", help="fit the ORT CPU constants from the fit cases")
+    ap.add_argument("--fit", action="store_true", help="fit each CPU backend's constants from its fit cases")
+    ap.add_argument("--write", action="store_true", help="with --fit: write them to edgegen/assets/memory_model.yaml")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "memory_plan.json")
     args = ap.parse_args()
     cases = [c for c in CASES if not args.cases or c.name in args.cases]
@@ -224,6 +280,9 @@ def main() -> None:
     if args.fit:
         result["fit"] = {b: _fit(rows, b) for b in sorted({r["backend"] for r in rows if r["fit"]})}
         print("fit:", json.dumps(result["fit"]))
+        _repredict(rows, result["fit"])
+        if args.write:
+            _write_model(result["fit"], rows)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {args.out}")
