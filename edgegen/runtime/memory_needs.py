@@ -131,10 +131,13 @@ def plan_generate(
     device_kind: str,
 ) -> MemoryPlan:
     needs, notes = generate_needs(folder, manifest, precisions, shape, low_memory, tiled_decode)
+    constants = backend_memory(backend)
+    if not constants.source.startswith("bench/"):
+        notes.append(f"{backend.value} memory figures: {constants.source}")
     extra = tuple(x for x, on in (("tiled VAE decode", tiled_decode), (f"batch {shape.batch}", shape.batch > 1)) if on)
     return plan_memory(
         needs,
-        backend_memory(backend),
+        constants,
         low_memory,
         budget_gb,
         describe(needs, low_memory, extra),
