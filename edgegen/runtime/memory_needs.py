@@ -32,14 +32,19 @@ def _model_table() -> dict:
 
 def backend_memory(backend: Backend) -> BackendMemory:
     table = _model_table()
-    raw = table["backends"].get(backend.value) or table["backends"][table["fallback"][backend.value]]
+    raw = table["backends"].get(backend.value)
+    source = (raw or {}).get("source", "")
+    if raw is None:
+        other = table["fallback"][backend.value]
+        raw = table["backends"][other]
+        source = f"{other}'s figures, not measured for {backend.value}"
     return BackendMemory(
         backend.value,
         int(raw["base_mb"] * 2**20),
         {k: float(v) for k, v in raw["weight_factor"].items()},
         float(raw["activation_factor"]),
         raw.get("device", "host"),
-        raw.get("source", ""),
+        source,
     )
 
 
