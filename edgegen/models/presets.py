@@ -53,7 +53,7 @@ register_preset(
 register_preset(
     ModelPreset(
         "tiny-cxr",
-        "Architecture of the embedded edgegen-tiny-cxr model (64x64 CXRs)",
+        "Architecture of the first embedded model (64x64 CXRs, PneumoniaMNIST; superseded by cxr-128)",
         "tiny-cxr",
         64,
         "Apache-2.0 (edgegen)",
