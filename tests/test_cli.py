@@ -102,8 +102,8 @@ def test_gaps_a_new_user_found_stay_closed(run_cli, tmp_path, tiny_export):
         code, _, err = run_cli("generate", "--out", str(out_dir), "--backend", "torch", *args)
         assert code == UsageError.exit_code and "must be ≥ 1" in err and err.count("\n") == 1
     base = ("generate", "--out", str(out_dir), "--backend", "torch", "--n", "1", "--steps", "1", "--size", "64")
-    code, _, err = run_cli(*base, "--model", "edgegen-tiny-cxr", "--class", "tuberculosis")
+    code, _, err = run_cli(*base, "--class", "tuberculosis")
     assert code == UsageError.exit_code and "not one the model was trained on" in err and not out_dir.exists()
-    code, _, _ = run_cli(*base, "--model", "edgegen-tiny-cxr", "--class", "tuberculosis", "--allow-unknown-conditions")
+    code, _, _ = run_cli(*base, "--class", "tuberculosis", "--allow-unknown-conditions")
     lines = (out_dir / "manifest.jsonl").read_text().splitlines()
     assert code == 0 and len(lines) == 1 and json.loads(lines[0])["class"] == "tuberculosis"

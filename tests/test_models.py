@@ -138,24 +138,34 @@ def test_embedded_defaults_load_in_plain_diffusers_and_stay_small():
     from diffusers import StableDiffusionPipeline
 
     from edgegen.classifiers.card import load_classifier
-    from edgegen.models.embedded import DEFAULT_MODEL, EMBEDDED_CLASSIFIERS, EMBEDDED_MODELS, resolve_classifier_dir
+    from edgegen.models.embedded import DEFAULT_MODEL, EMBEDDED_MODELS, resolve_classifier_dir
 
     folder = EMBEDDED_MODELS[DEFAULT_MODEL]
     pipe = StableDiffusionPipeline.from_pretrained(folder, local_files_only=True, torch_dtype=torch.float32)
     g = torch.Generator().manual_seed(0)
     image = pipe(
-        "a chest X-ray, frontal view, pneumonia",
+        "a chest X-ray, frontal view, pediatric, pneumonia",
         num_inference_steps=4,
-        height=64,
-        width=64,
+        height=128,
+        width=128,
         output_type="np",
         generator=g,
     ).images
-    assert image.shape == (1, 64, 64, 3) and np.isfinite(image).all() and image.std() > 0.02
+    assert image.shape == (1, 128, 128, 3) and np.isfinite(image).all() and image.std() > 0.02
     source = resolve_model("default")
-    assert source.kind == "embedded" and source.name == DEFAULT_MODEL
-    weights = [p for d in (folder, EMBEDDED_CLASSIFIERS["cxr-classifier"]) for p in d.rglob("*.safetensors")]
-    assert sum(p.stat().st_size for p in weights) <= 25 * 2**20
+    assert source.kind == "embedded" and source.name == DEFAULT_MODEL and source.native_resolution == 128
+    # the bounds: the diffusion model's fp16 safetensors ≤ 40 MB, the GAN ≤ 20 MB
+    assert sum(p.stat().st_size for p in folder.rglob("*.safetensors")) <= 40e6
+    gan = resolve_model("gan")
+    assert gan.family == "gan" and sum(p.stat().st_size for p in gan.path.rglob("*.safetensors")) <= 20e6
+    for name in ("edgegen-cxr-128", "edgegen-gan-cxr-128"):
+        card = (EMBEDDED_MODELS[name] / "MODEL_CARD.md").read_text()
+        assert "edgegen " in card and "not for clinical use" in card.lower()
     model, card = load_classifier(resolve_classifier_dir("default"))
     assert card.class_names == ("normal", "pneumonia") and card.metrics["test"]["accuracy"]["value"] > 0.85
-    assert card.reproduce.startswith("edgegen train-classifier")
+    assert card.reproduce.startswith("edgegen train-classifier") and card.calibration
+    model, findings = load_classifier(resolve_classifier_dir("cxr-findings"))
+    assert findings.multilabel and set(findings.class_names) == {
+        "atelectasis", "lung_opacity", "pleural_effusion", "enlarged_cardiac_silhouette"
+    }  # fmt: skip
+    assert findings.data["train"]["source"] == "nih-cxr14-128:train" and findings.calibration

@@ -8,14 +8,14 @@ from edgegen.assets import ASSETS_DIR
 from edgegen.errors import ModelError
 
 MODELS_DIR = ASSETS_DIR / "models"
-DEFAULT_MODEL = "edgegen-tiny-cxr"  # a 64×64 SD pipeline trained on PneumoniaMNIST
+DEFAULT_MODEL = "edgegen-cxr-128"  # 128 px SD pipeline trained on NIH + Kermany (population + findings)
 DEFAULT_CLASSIFIER = "cxr-classifier"  # pediatric normal / pneumonia
 FINDINGS_CLASSIFIER = "cxr-findings"  # multi-label: the four reader-study findings (NIH)
 FEATURES = "cxr-features"  # the quality module's feature network
 DEFAULT_GAN = "edgegen-gan-cxr-128"  # `--model gan`
 EMBEDDED_MODELS = {
     name: MODELS_DIR / name
-    for name in (DEFAULT_MODEL, "edgegen-tiny-cxr", "edgegen-cxr-128", DEFAULT_GAN)
+    for name in (DEFAULT_MODEL, DEFAULT_GAN)
     if (MODELS_DIR / name).is_dir()
 }
 EMBEDDED_CLASSIFIERS = {
