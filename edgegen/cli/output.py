@@ -24,7 +24,7 @@ RayOption = Annotated[
         metavar="ADDRESS",
         help=(
             "Run on a Ray cluster: 'auto' (a running one), 'local' (start one on this machine) or HOST:PORT "
-            "(needs `pip install 'edgegen[ray]'`)."
+            "(needs the ray extra: `pip install -e '.\\[ray]'`)."
         ),
     ),
 ]
