@@ -114,6 +114,14 @@ def test_a_budget_too_small_stops_before_anything_is_written(tiny_export, tmp_pa
     assert code == 0 and "does NOT fit" in text and "no variant fits" in text
 
 
+def test_classify_is_checked_against_the_budget_too(tiny_export, tmp_path, run_cli):
+    folder = tiny_export[1].folder
+    out = tmp_path / "probs.csv"
+    args = ("classify", "default", "--artifacts", str(folder), "--backend", "ort-cpu", "--out", str(out))
+    code, _, err = run_cli(*args, "--profile", str(_budget_profile(tmp_path, 0.05)))
+    assert code == 13 and err.count("\n") == 1 and "smaller --batch-size" in err and not out.exists()
+
+
 def test_low_memory_gives_the_normal_paths_images(tiny_export):
     from edgegen.runtime.loader import RunConfig, open_sd_pipeline
 

@@ -307,6 +307,10 @@ def classify_cmd(
     config = run_config(prof, backend, precision, threads, remote=ray is not None)
     folder = default_artifacts("default", prof.name, artifacts, config.backend is not Backend.TORCH)
     tags = (config.backend.value, config.precisions[Component.CLASSIFIER].value)
+    from edgegen.runtime.memory_needs import check_classify
+
+    # before anything is loaded or written
+    check_classify(folder, config.backend, config.precisions[Component.CLASSIFIER], batch_size, prof)
 
     def load(card):
         images, names, labels, skipped = load_for_classification(data, split, card.input_size, card.class_names)

@@ -7,6 +7,7 @@ component and precision (the manifest), activation peaks at the run's shapes (th
 from __future__ import annotations
 
 import itertools
+import json
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -238,3 +239,31 @@ def host_bytes(plan: MemoryPlan, backend: Backend) -> int:
     """What the plan puts in host RAM: all of it on a CPU or a Jetson, the fixed cost on a discrete
     GPU (weights and activations live in GPU memory there)."""
     return plan.peak_bytes if plan.where != "GPU memory" else backend_memory(backend).base_bytes
+
+
+def check_classify(
+    folder: Path | None, backend: Backend, precision: Precision, batch: int, profile, enforce: bool = True
+) -> MemoryPlan | None:
+    """The plan of a classify run on an export folder (one component: the classifier at its input
+    size and the batch), checked against the profile's budget before loading; None without one."""
+    from edgegen.errors import MemoryBudgetError
+    from edgegen.export.artifacts import load_manifest
+
+    if folder is None or not (Path(folder) / "classifier_card.json").is_file():
+        return None
+    folder = Path(folder)
+    manifest = load_manifest(folder / "manifest.json")
+    if manifest.find(Component.CLASSIFIER, Precision.FP32) is None:
+        return None
+    size = int(json.loads((folder / "classifier_card.json").read_text())["input_size"])
+    needs, notes = classify_needs(folder, manifest, precision, batch, size)
+    plan = plan_memory(
+        needs, backend_memory(backend), False, profile.memory_budget_gb, "", profile.device.kind, tuple(notes)
+    )
+    if enforce and not plan.fits:
+        raise MemoryBudgetError(
+            f"classifying in batches of {batch} needs about {plan.peak_bytes / 1e9:.1f} GB of {plan.where}; "
+            f"profile {profile.name} allows {profile.memory_budget_gb:g} GB",
+            hint="a smaller --batch-size",
+        )
+    return plan
