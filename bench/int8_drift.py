@@ -2,9 +2,10 @@
 the per-component INT8 tolerances (`edgegen/export/components/*.py`) are set from.
 
 Exports the tiny preset (random weights), the embedded diffusion model and classifier, and the
-embedded GAN (a GAN trained for a few steps where there is none), in both INT8 schemes (u8s8 for ORT CPU, trt-s8s8 for TensorRT),
-at several seeds (the seed changes calibration picks, held-out inputs and the tiny preset's
-weights), with the INT8 bounds lifted so every drift is recorded rather than refused.
+embedded GAN (a GAN trained for a few steps where there is none), in both INT8 schemes (u8s8
+for ORT CPU, trt-s8s8 for TensorRT), at several seeds (the seed changes calibration picks,
+held-out inputs and the tiny preset's weights), with the INT8 bounds lifted so every drift is
+recorded rather than refused.
 
     .venv/bin/python bench/int8_drift.py                 # ~15 min on 2 cores
     .venv/bin/python bench/int8_drift.py --seeds 0 --models tiny
