@@ -19,7 +19,7 @@ class GenSettings:
     seed: int = 0
     batch_sizes: tuple[int, ...] = (1, 4)  # diffusion legs; GAN legs run (1, 64)
     gan_batch_sizes: tuple[int, ...] = (1, 64)
-    quality_per_class: int = 50
+    quality_per_class: int = 32
     rounds: int = 10
     calls_per_round: int = 2
     classifier_batch: int = 64

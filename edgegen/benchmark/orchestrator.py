@@ -157,7 +157,8 @@ def run_legs(
                             r.components.setdefault(key, []).append(values)
         if quality:
             for r in live.values():
-                if r.status == "ok" and r.leg.generates:
+                # optimum's pipeline is the outside reference for speed; its graphs are ORT FP32's
+                if r.status == "ok" and r.leg.generates and r.leg.kind != "optimum":
                     progress(f"quality images {r.leg.name}")
                     try:
                         r.quality_file = r.handle.call("quality", n_per_condition=gen.quality_per_class)["file"]

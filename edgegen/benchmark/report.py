@@ -494,7 +494,8 @@ def markdown(results: BenchResults, images: dict[str, str]) -> str:
         "the same seeds on every leg, scored with the quality module's features "
         f"({features}) against held-out real images of the same condition; each "
         "figure beside its real-vs-real floor (two disjoint real samples, same size). "
-        "See `edgegen quality` for the full set (PRDC, diversity, memorization).",
+        "See `edgegen quality` for the full set (PRDC, diversity, memorization). The optimum leg is "
+        "timed only: it runs the ORT FP32 leg's computation through optimum's own export.",
         *(
             [f"![every leg, same seeds]({images['grid_all_legs.png']})"]
             if "grid_all_legs.png" in images

@@ -34,7 +34,7 @@ class BenchConfig:
     steps: int | None = None
     size: int | None = None
     guidance: float | None = None
-    quality_per_class: int = 50
+    quality_per_class: int = 32
     quality: bool = True
     rounds: int = 10
     calls_per_round: int = 2

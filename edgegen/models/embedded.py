@@ -13,11 +13,7 @@ DEFAULT_CLASSIFIER = "cxr-classifier"  # pediatric normal / pneumonia
 FINDINGS_CLASSIFIER = "cxr-findings"  # multi-label: the four reader-study findings (NIH)
 FEATURES = "cxr-features"  # the quality module's feature network
 DEFAULT_GAN = "edgegen-gan-cxr-128"  # `--model gan`
-EMBEDDED_MODELS = {
-    name: MODELS_DIR / name
-    for name in (DEFAULT_MODEL, DEFAULT_GAN)
-    if (MODELS_DIR / name).is_dir()
-}
+EMBEDDED_MODELS = {name: MODELS_DIR / name for name in (DEFAULT_MODEL, DEFAULT_GAN) if (MODELS_DIR / name).is_dir()}
 EMBEDDED_CLASSIFIERS = {
     name: MODELS_DIR / name
     for name in (DEFAULT_CLASSIFIER, FINDINGS_CLASSIFIER, FEATURES)
