@@ -17,7 +17,8 @@ class ClassifierExport(ComponentExport):
     output_names = ("logits",)
     # INT8 worst measured: max-abs 0.944 on the logits (u8s8); rel-L2 3.89 where one image's two
     # logits are both near zero (u8s8, batch 1; 0.19-0.73 elsewhere, trt-s8s8 ≤ 0.30): for this
-    # component the logits' max-abs is the bound that bites.
+    # component the logits' max-abs is the bound that bites. The retrained 128 px classifier:
+    # rel-L2 0.645, max-abs 0.133 (bench/results/int8_drift.json).
     tolerances = with_int8(6.0, 1.5)
     fp16_op_block_list = ("Softmax",)
     int8_op_types = ("Conv", "MatMul", "Gemm")

@@ -17,8 +17,10 @@ class GeneratorExport(ComponentExport):
     component = Component.GENERATOR
     input_names = ("z", "c")
     output_names = ("images",)
-    # INT8 worst measured: rel-L2 0.377, max-abs 2.18 (a GAN trained 4 steps, u8s8).
-    tolerances = with_int8(0.6, 3.5)
+    # INT8 worst measured on the embedded GAN (bench/results/int8_drift.json, 3 seeds × 2 schemes):
+    # rel-L2 0.078 (trt-s8s8), max-abs 0.29 (u8s8) on [-1, 1] images; a GAN trained for 4 steps
+    # drifted to 0.377 / 2.18. The bound keeps a ~3× margin on the trained model.
+    tolerances = with_int8(0.3, 1.0)
     # Demodulation sums squared weights × styles and takes a reciprocal square root: fp32.
     fp16_op_block_list = ("Sqrt", "Reciprocal", "ReduceMean", "Pow")
     int8_op_types = ("Conv", "MatMul", "Gemm")
