@@ -42,8 +42,8 @@ def setting_rows(result: StudyResult) -> list[list[str]]:
                 *(_e(s.metrics.get(k)) for k in keys),
                 _delta(s.vs_real_only.get(result.primary_metric)),
                 f"p={dl['p_two_sided']:.3g}" if dl else "–",
-                fmt(s.usd_synthetic, "${:.4f}"),
-                fmt(s.delta_per_usd, "{:+.0f}"),
+                fmt(s.usd_synthetic, "${:.3g}"),
+                fmt(s.delta_per_usd, "{:+.3g}"),
             ]
         )
     return rows
@@ -167,7 +167,7 @@ def markdown(result: StudyResult, images: dict[str, str], spec_plain: dict) -> s
                 f"{s['model']} / {s['backend']} / {s['precision']}",
                 str(s["images"]),
                 fmt(s["seconds_per_image"], "{:.3f}"),
-                f"{fmt(s['usd_per_image'], '${:.6f}')} ({s['usd_source']})",
+                f"{fmt(s['usd_per_image'], '${:.3g}')} ({s['usd_source']})",
                 q.get("summary", "–"),
             ]
         )
