@@ -13,12 +13,12 @@ name=$(.venv/bin/python -c "from edgegen.models.source import resolve_model; pri
 family=$(.venv/bin/python -c "from edgegen.models.source import resolve_model; print(resolve_model('$model').family)")
 out=bench/results/quality-$name
 mkdir -p "$out"
+# both families: the two pediatric classes and the adult findings, so they compare condition by condition
+conds=(--class normal --class pneumonia --finding no_finding --finding atelectasis --finding lung_opacity
+       --finding pleural_effusion --finding enlarged_cardiac_silhouette)
 if [ "$family" = gan ]; then
-  conds=()  # the GAN's named classes and findings come from its card
   legs="torch:fp32 ort-cpu:fp32 ort-cpu:int8"
 else
-  conds=(--class normal --class pneumonia --finding no_finding --finding atelectasis --finding lung_opacity
-         --finding pleural_effusion --finding enlarged_cardiac_silhouette)
   legs="torch:fp32 ort-cpu:int8 openvino:int8"
 fi
 if [ "$family" = gan ]; then
