@@ -70,11 +70,32 @@ def kid(x: np.ndarray, y: np.ndarray, bootstrap: int = 200, seed: int = 0) -> Es
     same = _identical_pairs(x, y)
     point = _mmd2_from_kernels(kxx, kyy, kxy, np.arange(len(x)), np.arange(len(y)), same)
     rng = np.random.default_rng(seed)
-    samples = [
-        _mmd2_from_kernels(kxx, kyy, kxy, rng.integers(0, len(x), len(x)), rng.integers(0, len(y), len(y)), same)
-        for _ in range(bootstrap)
-    ]
-    return _estimate(point, samples, 8)
+    draws = [(rng.integers(0, len(x), len(x)), rng.integers(0, len(y), len(y))) for _ in range(bootstrap)]
+    return _estimate(point, _mmd2_bootstrap(kxx, kyy, kxy, same, draws), 8)
+
+
+def _mmd2_bootstrap(kxx, kyy, kxy, same, draws, chunk: int = 64) -> list[float]:
+    """`_mmd2_from_kernels` for every resample at once, from how often each image is drawn
+    (c): the pairs of distinct images sum to cᵀKc − Σ c²·diag(K) over (Σc)² − Σc² pairs, and the
+    cross term to c_xᵀ (K ∘ ¬same) c_y. Exact, and a few matrix products instead of one gather
+    of three n×n matrices per round (the 1,000-vs-1,000 benchmark spent most of its KID time there)."""
+    out: list[float] = []
+    keep = (~same).astype(np.float64)
+    kxy_kept = kxy * keep
+    dx, dy = np.diag(kxx), np.diag(kyy)
+    for start in range(0, len(draws), chunk):
+        part = draws[start : start + chunk]
+        cx = np.stack([np.bincount(ix, minlength=len(kxx)) for ix, _ in part]).astype(np.float64)
+        cy = np.stack([np.bincount(iy, minlength=len(kyy)) for _, iy in part]).astype(np.float64)
+
+        def within(c, k, d):
+            pairs = c.sum(1) ** 2 - (c * c).sum(1)
+            total = ((c @ k) * c).sum(1) - (c * c) @ d
+            return total / np.maximum(pairs, 1)
+
+        cross = ((cx @ kxy_kept) * cy).sum(1) / np.maximum(((cx @ keep) * cy).sum(1), 1)
+        out += (within(cx, kxx, dx) + within(cy, kyy, dy) - 2.0 * cross).tolist()
+    return out
 
 
 def frechet_distance(mu1: np.ndarray, s1: np.ndarray, mu2: np.ndarray, s2: np.ndarray) -> float:
