@@ -327,7 +327,7 @@ def plots(results: BenchResults) -> dict[str, bytes]:
             ax.errorbar(
                 x,
                 y,
-                yerr=[[y - lo], [hi - y]],
+                yerr=[[max(y - lo, 0.0)], [max(hi - y, 0.0)]],
                 fmt="o" if r.kind == "sd" else "s",
                 color="#dd8452" if r.kind == "sd" else "#8172b3",
                 capsize=3,

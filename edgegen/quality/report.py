@@ -90,7 +90,10 @@ def _bars(result: QualityResult) -> bytes | None:
                 ax.errorbar(
                     est.value,
                     i + off,
-                    xerr=[[est.value - est.low], [est.high - est.value]],
+                    xerr=[
+                        [max(est.value - est.low, 0.0)],
+                        [max(est.high - est.value, 0.0)],
+                    ],  # a percentile interval may not hold its point
                     fmt="none",
                     ecolor="k",
                     capsize=2,

@@ -68,7 +68,7 @@ def _plots(result: StudyResult) -> dict[str, bytes]:
             ax.errorbar(
                 100 * d["value"],
                 i,
-                xerr=[[100 * (d["value"] - d["low"])], [100 * (d["high"] - d["value"])]],
+                xerr=[[max(100 * (d["value"] - d["low"]), 0.0)], [max(100 * (d["high"] - d["value"]), 0.0)]],
                 fmt="o",
                 color="#dd8452" if s.vs_real_only[m]["significant"] else "#4c72b0",
                 capsize=3,
