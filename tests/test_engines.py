@@ -208,7 +208,11 @@ def test_ort_tensorrt_ep_gets_the_profile_shapes_and_caches(tiny_export):
     art = manifest.find(Component.UNET, Precision.FP16)
     config = RunConfig(Backend.ORT_TENSORRT, {c: Precision.FP16 for c in Component})
     runner = onnx_runner(folder, manifest, Component.UNET, Precision.FP16, config)  # not loaded: no GPU needed
-    assert runner.trt_shapes == trt_input_shapes(art, (1, 1, 4), (64, 64, 512))  # the export's cpu-x86 ranges
+    from edgegen.profiles import load_profile
+
+    b, r = load_profile("cpu-x86").shapes.batch, load_profile("cpu-x86").shapes.resolution  # the export's ranges
+    expected = trt_input_shapes(art, (b.min, b.opt, b.max), (r.min, r.opt, r.max))
+    assert runner.trt_shapes == expected and expected["sample"][1][-1] == r.opt // 8
     assert runner.cache_dir == folder / "engines" / "ort-trt"
     ranged = onnx_runner(
         folder, manifest, Component.UNET, Precision.FP16, replace(config, trt_ranges=((1, 1, 2), (64, 128, 256)))
