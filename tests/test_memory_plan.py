@@ -89,6 +89,41 @@ def test_activation_peak_of_a_graph_scales_with_the_batch(tmp_path):
     assert activation_peak_bytes(path, {"x": (16, 8)}) == 16 * 2 * 256
 
 
+def test_a_graph_with_embedded_weights_is_analysed_stripped_in_a_child_and_cached(tmp_path, monkeypatch):
+    """The same peak whether the weights are there or stripped, in this process or a child; the
+    second run reads the folder's cache instead of parsing the graph again."""
+
+    from onnx import numpy_helper
+
+    import edgegen.export.activation_memory as am
+
+    w = numpy_helper.from_array(np.random.default_rng(0).standard_normal((256, 512)).astype(np.float32), "w")
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w"], ["h"]), helper.make_node("Relu", ["h"], ["y"])],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 256])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 512])],
+        [w],
+    )
+    path = tmp_path / "g" / "mm.onnx"
+    path.parent.mkdir()
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    model = onnx.load(str(path))
+    assert am.strip_weights(model) == 256 * 512 * 4 and not model.graph.initializer[0].raw_data
+    expected = 2 * 4 * 512 * 4  # h and y, batch 4 × 512 floats each
+    monkeypatch.setattr(am, "IN_PROCESS_MAX_BYTES", 0)  # every graph goes to the child process
+    assert activation_peak_bytes(path, {"x": (4, 256)}) == expected
+    assert (path.parent / am.CACHE_FILE).is_file()
+
+    def parse(*_):
+        raise AssertionError("parsed again")
+
+    monkeypatch.setattr(am, "_cached_peak", parse)
+    assert activation_peak_bytes(path, {"x": (4, 256)}) == expected
+    with pytest.raises(AssertionError, match="parsed again"):
+        activation_peak_bytes(path, {"x": (8, 256)})  # new shapes: a new entry
+
+
 def _budget_profile(tmp_path, budget_gb):
     raw = yaml.safe_load(open("profiles/cpu-x86.yaml"))
     raw["memory_budget_gb"] = budget_gb

@@ -3,7 +3,9 @@
 onnxruntime's symbolic shape inference gives every intermediate tensor its size at those shapes
 (ONNX's own inference loses the attention reshapes), and a liveness scan in node order gives the
 most bytes alive at once: what a runtime's memory planner must hold for that call, before any
-fusion. Only the graph's structure is read; weights (external data) are never loaded.
+fusion. Only the graph's structure is analysed: weights in external data are never loaded, and a
+graph that embeds its weights (a < 2 GB export) is read in a child process with its initializers
+stripped before inference, so the plan never raises the peak memory of the run it plans.
 """
 
 from __future__ import annotations
@@ -65,8 +67,31 @@ def live_peak(nodes: list[tuple[list[str], list[str]]], sizes: dict[str, int], o
     return peak
 
 
-@lru_cache(maxsize=64)
-def _cached_peak(path: str, mtime: float, shapes: tuple[tuple[str, tuple[int, ...]], ...]) -> tuple[int, int]:
+# A graph file bigger than this embeds its weights: analysed in a child process (measured
+# 2026-12-03: a 1.3 GB BK-SDM-Tiny UNet parsed and inferred in-process raised `edgegen generate`'s
+# peak RSS from 4.2 to 5.3 GB, above the low-memory run it was planning).
+IN_PROCESS_MAX_BYTES = 64 << 20
+_STRIP_MIN_BYTES = 256 << 10  # smaller initializers (biases, shape constants) stay: inference reads some
+
+
+def strip_weights(model) -> int:
+    """Mark every initializer of more than 256 KB as external data without a file, as
+    `onnx.load(..., load_external_data=False)` leaves them: dims and type stay (all shape inference
+    needs), the bytes go. Returns the bytes dropped."""
+    from onnx import TensorProto
+
+    dropped = 0
+    for tensor in model.graph.initializer:
+        if len(tensor.raw_data) > _STRIP_MIN_BYTES:
+            dropped += len(tensor.raw_data)
+            tensor.ClearField("raw_data")
+            tensor.data_location = TensorProto.EXTERNAL
+            entry = tensor.external_data.add()
+            entry.key, entry.value = "location", "stripped"
+    return dropped
+
+
+def _peak(path: str, shapes: tuple[tuple[str, tuple[int, ...]], ...]) -> tuple[int, int]:
     import onnx
     from onnxruntime.tools.symbolic_shape_infer import SymbolicShapeInference
 
@@ -75,7 +100,15 @@ def _cached_peak(path: str, mtime: float, shapes: tuple[tuple[str, tuple[int, ..
     except Exception as exc:  # noqa: BLE001 - any parse failure is an unreadable artifact
         raise ArtifactError(f"{path}: not a readable ONNX graph ({type(exc).__name__})") from exc
     _fix_inputs(model, dict(shapes))
-    inferred = SymbolicShapeInference.infer_shapes(model, auto_merge=True, guess_output_rank=True)
+    stripped = strip_weights(model) > 0
+    try:
+        inferred = SymbolicShapeInference.infer_shapes(model, auto_merge=True, guess_output_rank=True)
+    except Exception:  # noqa: BLE001 - an op read a stripped weight's values: infer on the whole graph
+        if not stripped:
+            raise
+        model = onnx.load(path, load_external_data=False)
+        _fix_inputs(model, dict(shapes))
+        inferred = SymbolicShapeInference.infer_shapes(model, auto_merge=True, guess_output_rank=True)
     sizes = tensor_sizes(inferred)
     produced = [o for n in inferred.graph.node for o in n.output if o]
     unknown = sum(1 for o in produced if o not in sizes)
@@ -83,9 +116,77 @@ def _cached_peak(path: str, mtime: float, shapes: tuple[tuple[str, tuple[int, ..
     return live_peak(nodes, sizes, {o.name for o in inferred.graph.output}), unknown
 
 
+_CHILD = """
+import json, sys
+from edgegen.errors import ArtifactError
+from edgegen.export.activation_memory import _peak
+shapes = tuple((name, tuple(dims)) for name, dims in json.loads(sys.argv[2]))
+try:
+    print(json.dumps({"peak": _peak(sys.argv[1], shapes)}))
+except ArtifactError as exc:
+    print(json.dumps({"error": str(exc)}))
+"""
+
+
+@lru_cache(maxsize=64)
+def _cached_peak(path: str, mtime: int, shapes: tuple[tuple[str, tuple[int, ...]], ...]) -> tuple[int, int]:
+    if Path(path).stat().st_size <= IN_PROCESS_MAX_BYTES:
+        return _peak(path, shapes)
+    import json
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", _CHILD, path, json.dumps(shapes)], capture_output=True, text=True, check=False
+    )
+    lines = done.stdout.strip().splitlines()
+    if done.returncode != 0 or not lines:
+        tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        raise ArtifactError(f"{path}: the graph analysis failed in its child process ({tail})")
+    answer = json.loads(lines[-1])
+    if "error" in answer:
+        raise ArtifactError(answer["error"])
+    return tuple(answer["peak"])
+
+
+CACHE_FILE = ".activation_peaks.json"  # beside the graphs: one entry per (file, mtime, shapes)
+
+
+def _read_cache(path: Path) -> dict:
+    import json
+
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _write_cache(path: Path, entry: str, peak: int) -> None:
+    """Best effort and atomic: a read-only export folder just goes without a cache."""
+    import json
+    import os
+    import tempfile
+
+    cache = _read_cache(path) | {entry: peak}
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".activation-", suffix=".tmp")
+        with os.fdopen(fd, "w") as f:
+            json.dump(cache, f)
+        os.replace(tmp, path)
+    except OSError:
+        return
+
+
 def activation_peak_bytes(path: Path, shapes: dict[str, tuple[int, ...]]) -> int:
-    """Peak live intermediate bytes of the graph at `path` for one call with these input shapes."""
+    """Peak live intermediate bytes of the graph at `path` for one call with these input shapes
+    (cached in the graph's folder: a graph analysed once is not parsed again by later runs)."""
     path = Path(path)
     key = tuple(sorted((k, tuple(int(d) for d in v)) for k, v in shapes.items()))
-    peak, _unknown = _cached_peak(str(path), path.stat().st_mtime, key)
+    mtime = path.stat().st_mtime_ns
+    entry = f"{path.name}|{mtime}|{key}"
+    cached = _read_cache(path.parent / CACHE_FILE).get(entry)
+    if isinstance(cached, int):
+        return cached
+    peak, _unknown = _cached_peak(str(path), mtime, key)
+    _write_cache(path.parent / CACHE_FILE, entry, peak)
     return peak
