@@ -124,6 +124,32 @@ def test_a_graph_with_embedded_weights_is_analysed_stripped_in_a_child_and_cache
         activation_peak_bytes(path, {"x": (8, 256)})  # new shapes: a new entry
 
 
+def test_shape_constants_kept_in_external_data_are_read_for_inference(tmp_path, monkeypatch):
+    """An export past 2 GB keeps every initializer in external data, the Reshape's target shape
+    too: inference needs that value (the SD 1.5 UNet's plan failed on it), the weights stay on disk."""
+    from onnx import numpy_helper
+
+    import edgegen.export.activation_memory as am
+
+    w = numpy_helper.from_array(np.ones((64, 128), np.float32), "w")
+    target = numpy_helper.from_array(np.array([-1, 32], np.int64), "target")
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w"], ["h"]), helper.make_node("Reshape", ["h", "target"], ["y"])],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 64])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        [w, target],
+    )
+    path = tmp_path / "ext.onnx"
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    onnx.save(model, str(path), save_as_external_data=True, location="ext.onnx.data", size_threshold=0)
+    monkeypatch.setattr(am, "_STRIP_MIN_BYTES", 64)  # w (32 KB) stays on disk, the shape is read
+    loaded = onnx.load(str(path), load_external_data=False)
+    assert am.load_small_external(loaded, tmp_path) == 1
+    # h (B×128) and y (4B×32) alive together at the Reshape
+    assert activation_peak_bytes(path, {"x": (2, 64)}) == 2 * (2 * 128 * 4)
+
+
 def _budget_profile(tmp_path, budget_gb):
     raw = yaml.safe_load(open("profiles/cpu-x86.yaml"))
     raw["memory_budget_gb"] = budget_gb

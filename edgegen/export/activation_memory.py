@@ -91,12 +91,31 @@ def strip_weights(model) -> int:
     return dropped
 
 
+def load_small_external(model, folder: Path) -> int:
+    """Read the values of the small initializers a graph keeps in external data (an export past
+    2 GB moves every initializer there, shape constants included, which shape inference reads);
+    the big ones stay on disk. Returns how many were read."""
+    from onnx import TensorProto
+    from onnx.external_data_helper import load_external_data_for_tensor, uses_external_data
+
+    read = 0
+    for tensor in model.graph.initializer:
+        size = int(np.prod(tensor.dims, dtype=np.int64)) * _ELEMENT_BYTES.get(tensor.data_type, 4)
+        if uses_external_data(tensor) and size <= _STRIP_MIN_BYTES:
+            load_external_data_for_tensor(tensor, str(folder))
+            tensor.data_location = TensorProto.DEFAULT
+            del tensor.external_data[:]
+            read += 1
+    return read
+
+
 def _peak(path: str, shapes: tuple[tuple[str, tuple[int, ...]], ...]) -> tuple[int, int]:
     import onnx
     from onnxruntime.tools.symbolic_shape_infer import SymbolicShapeInference
 
     try:
         model = onnx.load(path, load_external_data=False)
+        load_small_external(model, Path(path).parent)
     except Exception as exc:  # noqa: BLE001 - any parse failure is an unreadable artifact
         raise ArtifactError(f"{path}: not a readable ONNX graph ({type(exc).__name__})") from exc
     _fix_inputs(model, dict(shapes))
@@ -107,6 +126,7 @@ def _peak(path: str, shapes: tuple[tuple[str, tuple[int, ...]], ...]) -> tuple[i
         if not stripped:
             raise
         model = onnx.load(path, load_external_data=False)
+        load_small_external(model, Path(path).parent)
         _fix_inputs(model, dict(shapes))
         inferred = SymbolicShapeInference.infer_shapes(model, auto_merge=True, guess_output_rank=True)
     sizes = tensor_sizes(inferred)
