@@ -490,21 +490,33 @@ def markdown(results: BenchResults, images: dict[str, str]) -> str:
         "faster only when it excludes 1. p90 is shown only from ≥ 10 samples.",
         "## Generation legs",
         md_table(GEN_HEADER, gen_rows(results)),
-        f"Quality: {settings['quality_per_class']} images per condition per leg, "
-        "the same seeds on every leg, scored with the quality module's features "
-        f"({features}) against held-out real images of the same condition; each "
-        "figure beside its real-vs-real floor (two disjoint real samples, same size). "
-        "See `edgegen quality` for the full set (PRDC, diversity, memorization). The optimum leg is "
-        "timed only: it runs the ORT FP32 leg's computation through optimum's own export.",
+        *(
+            [
+                f"Quality: {settings['quality_per_class']} images per condition per leg, "
+                "the same seeds on every leg, scored with the quality module's features "
+                f"({features}) against held-out real images of the same condition; each "
+                "figure beside its real-vs-real floor (two disjoint real samples, same size). "
+                "See `edgegen quality` for the full set (PRDC, diversity, memorization). The optimum leg is "
+                "timed only: it runs the ORT FP32 leg's computation through optimum's own export."
+            ]
+            if features != "n/a"
+            else ["Quality: not measured in this run (`--no-quality`; random weights make it meaningless)."]
+        ),
         *(
             [f"![every leg, same seeds]({images['grid_all_legs.png']})"]
             if "grid_all_legs.png" in images
             else [f"![images {n}]({src})" for n, src in images.items() if n.startswith("grid_")]
         ),
-        "Each row of the grid is one leg (label at left), each column one seed and condition: the same "
-        "seeds on every leg, so rows differ only by backend and precision (GAN rows by family).",
+        *(
+            [
+                "Each row of the grid is one leg (label at left), each column one seed and condition: the same "
+                "seeds on every leg, so rows differ only by backend and precision (GAN rows by family)."
+            ]
+            if any(n.startswith("grid_") for n in images)
+            else []
+        ),
         "## Classifier legs (real test set)",
-        md_table(CLF_HEADER, classifier_rows(results)),
+        *([md_table(CLF_HEADER, clf)] if (clf := classifier_rows(results)) else ["No classifier legs in this run."]),
         "## Cost per image (each leg from its own throughput)",
         md_table(COST_HEADER, cost_rows(results)),
         f"At {settings['images_per_month']:.0f} images/month; a leg that cannot "
