@@ -190,9 +190,9 @@ def _fit(rows: list[dict], backend: str) -> dict:
         y.append(r["measured"]["peak_bytes"] / 1e9)
     coef, _ = nnls(np.array(X), np.array(y))
     return {
-        "base_mb": round(coef[0] * 1e9 / 2**20, 1),
-        "weight_factor": {"fp32": round(coef[1], 3), "int8": round(coef[2], 3)},
-        "activation_factor": round(coef[3], 3),
+        "base_mb": round(float(coef[0]) * 1e9 / 2**20, 1),  # plain floats: yaml.safe_dump refuses numpy's
+        "weight_factor": {"fp32": round(float(coef[1]), 3), "int8": round(float(coef[2]), 3)},
+        "activation_factor": round(float(coef[3]), 3),
         "fit_cases": len(y),
     }
 
@@ -248,7 +248,7 @@ def _write_model(fits: dict, rows: list[dict]) -> None:
             ),
         }
         model["fallback"].pop(backend, None)
-    path.write_text(header + yaml.safe_dump(model, sort_keys=False, width=200))
+    path.write_text(header + yaml.safe_dump(model, sort_keys=False, width=200, allow_unicode=True))
     print(f"wrote {path}")
 
 
