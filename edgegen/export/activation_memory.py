@@ -109,9 +109,9 @@ def load_small_external(model, folder: Path) -> int:
     return read
 
 
-def _peak(path: str, shapes: tuple[tuple[str, tuple[int, ...]], ...]) -> tuple[int, int]:
+def _graph(path: str, shapes: tuple[tuple[str, tuple[int, ...]], ...]):
+    """The graph's structure with the small external initializers read and the inputs fixed."""
     import onnx
-    from onnxruntime.tools.symbolic_shape_infer import SymbolicShapeInference
 
     try:
         model = onnx.load(path, load_external_data=False)
@@ -119,16 +119,20 @@ def _peak(path: str, shapes: tuple[tuple[str, tuple[int, ...]], ...]) -> tuple[i
     except Exception as exc:  # noqa: BLE001 - any parse failure is an unreadable artifact
         raise ArtifactError(f"{path}: not a readable ONNX graph ({type(exc).__name__})") from exc
     _fix_inputs(model, dict(shapes))
+    return model
+
+
+def _peak(path: str, shapes: tuple[tuple[str, tuple[int, ...]], ...]) -> tuple[int, int]:
+    from onnxruntime.tools.symbolic_shape_infer import SymbolicShapeInference
+
+    model = _graph(path, shapes)
     stripped = strip_weights(model) > 0
     try:
         inferred = SymbolicShapeInference.infer_shapes(model, auto_merge=True, guess_output_rank=True)
     except Exception:  # noqa: BLE001 - an op read a stripped weight's values: infer on the whole graph
         if not stripped:
             raise
-        model = onnx.load(path, load_external_data=False)
-        load_small_external(model, Path(path).parent)
-        _fix_inputs(model, dict(shapes))
-        inferred = SymbolicShapeInference.infer_shapes(model, auto_merge=True, guess_output_rank=True)
+        inferred = SymbolicShapeInference.infer_shapes(_graph(path, shapes), auto_merge=True, guess_output_rank=True)
     sizes = tensor_sizes(inferred)
     produced = [o for n in inferred.graph.node for o in n.output if o]
     unknown = sum(1 for o in produced if o not in sizes)
