@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import onnx
@@ -124,6 +125,30 @@ def test_model_folder_without_unet_fails_and_writes_nothing(tmp_path, tiny_pipel
     with pytest.raises(ModelError, match="unet/ is missing"):
         export_model(ExportRequest(model=str(folder), profile="cpu-x86", out_root=out))
     assert not out.exists()
+
+
+def test_leftovers_of_a_killed_export_are_swept_and_live_ones_kept(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from edgegen.export.onnx_io import workdir
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead_pid, live_pid = int(dead.stdout), os.getpid()
+    folder = tmp_path / "out"
+    folder.mkdir()
+    (folder / f".export-{dead_pid}-abc").mkdir()  # a workdir with a half-written graph in it
+    (folder / f".export-{dead_pid}-abc" / "unet.int8.onnx").write_bytes(b"partial")
+    (folder / f"..export-{dead_pid}-abc.named.onnx").write_bytes(b"x")  # scratch beside the source
+    (folder / f".export-{dead_pid}-calib-unet.fp32.onnx").write_bytes(b"x")
+    (folder / f".export-{live_pid}-other").mkdir()  # another export of this process: running
+    (folder / "unet.fp32.onnx").write_bytes(b"an artifact")
+    (folder / ".export-notapid").mkdir()
+    with workdir(folder) as tmp:
+        left = sorted(p.name for p in folder.iterdir())
+        assert left == sorted([".export-notapid", f".export-{live_pid}-other", "unet.fp32.onnx", Path(tmp).name])
+        assert Path(tmp).name.startswith(f".export-{live_pid}-")
 
 
 def test_cli_export_reports_and_bad_precision(run_cli, tmp_path):

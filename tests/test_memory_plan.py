@@ -1,7 +1,7 @@
 """Memory plans (issue 19): the arithmetic on constructed needs, activation liveness on hand-made
 graphs with known answers, the budget check refusing a run before anything is written,
-low-memory generation giving the normal path's images, and streaming calibration giving the
-in-memory ranges."""
+and low-memory generation giving the normal path's images (streaming calibration:
+tests/test_minmax_calibration.py)."""
 
 from __future__ import annotations
 
@@ -197,44 +197,6 @@ def test_low_memory_gives_the_normal_paths_images(tiny_export):
     # the guided halves run one after the other in low memory: the same numbers per image
     diff = np.abs(images[False].astype(int) - images[True].astype(int))
     assert diff.max() <= 1 and diff.mean() < 0.01
-
-
-def test_streaming_calibration_gives_the_in_memory_ranges(tiny_pipeline, tmp_path):
-    from edgegen.data.load import load_dataset
-    from edgegen.export.calibration import iter_sd_calibration
-    from edgegen.export.components import EXPORTS
-    from edgegen.export.int8 import quantize_qdq
-    from edgegen.export.onnx_io import torch_to_onnx
-
-    spec = EXPORTS[Component.UNET](tiny_pipeline)
-    sample = spec.sample_inputs(1, 64, np.random.default_rng(0))
-    raw = torch_to_onnx(spec.module(), sample, spec.input_names, spec.output_names, spec.dynamic_axes(), 17, tmp_path)
-    data = load_dataset("kermany-128", "val", 64)
-    # the same graph with its weights in an external-data file (how SD 1.5-size graphs are stored):
-    # quantized without loading them into the renamed copy
-    external = tmp_path / "ext" / "unet.onnx"
-    external.parent.mkdir()
-    onnx.save_model(
-        onnx.load(str(raw)), str(external), save_as_external_data=True, location="unet.onnx.data", size_threshold=0
-    )
-    scales = {}
-    for name, batch, graph in (("streamed", 2, raw), ("in_memory", 8, raw), ("external", 2, external)):
-        samples = iter_sd_calibration(tiny_pipeline, Component.UNET, data, 64, 8, encode_batch=batch)
-        if name == "in_memory":
-            samples = list(samples)
-        work = tmp_path / name
-        work.mkdir()
-        info = quantize_qdq(graph, work / "q.onnx", spec.int8_op_types, samples, work)
-        assert info["calibration_samples"] == 8
-        model = onnx.load(str(work / "q.onnx"))
-        scales[name] = {
-            i.name: onnx.numpy_helper.to_array(i) for i in model.graph.initializer if i.name.endswith("_scale")
-        }
-    assert scales["streamed"].keys() == scales["in_memory"].keys() == scales["external"].keys()
-    assert len(scales["streamed"]) > 10
-    for key, value in scales["streamed"].items():
-        np.testing.assert_allclose(value, scales["in_memory"][key], rtol=1e-4, err_msg=key)
-        np.testing.assert_array_equal(value, scales["external"][key], err_msg=key)
 
 
 @pytest.mark.parametrize("backend", [Backend.ORT_CPU])

@@ -19,24 +19,8 @@ import numpy as np
 import onnx
 
 from edgegen.export.int8_schemes import TRT_FUSIBLE_OPS, Int8Scheme, scheme_options
+from edgegen.export.minmax_calibration import stream_minmax, write_calibration_cache
 from edgegen.export.onnx_io import TWO_GB, onnx_size, save_model
-
-
-class _Reader:
-    """onnxruntime CalibrationDataReader over input dicts, consumed one at a time: a generator of
-    samples is never held in memory all at once (SD 1.5 at 512 px)."""
-
-    def __init__(self, samples: Iterable[dict[str, np.ndarray]]) -> None:
-        self._it = iter(samples)
-        self.count = 0
-
-    def get_next(self):
-        sample = next(self._it, None)
-        self.count += sample is not None
-        return sample
-
-    def rewind(self):  # pragma: no cover - not used by MinMax
-        raise NotImplementedError
 
 
 def _external_files(path: Path) -> list[str]:
@@ -114,12 +98,16 @@ def quantize_qdq(
     candidates = [n.name for n in model.graph.node if n.op_type in op_types and n.name not in excluded]
     del model  # quantize_static loads its own copy
     quantized = workdir / "quantized.onnx" if options.detach_non_fusible else dst
-    reader = _Reader(samples)
     with _quiet_root_logger(), _removed_after(named):  # quantize_static logs a hint on the root logger
+        # Ranges first, streamed over one session that is closed before the quantizer loads the
+        # model; quantize_static then reads them from its calibration cache instead of calibrating.
+        ranges, count = stream_minmax(named, op_types, samples)
+        cache = write_calibration_cache(ranges, workdir / "ranges.json")
+        del ranges
         quantize_static(
             str(named),
             str(quantized),
-            reader,
+            None,
             quant_format=QuantFormat.QDQ,
             op_types_to_quantize=list(op_types),
             per_channel=True,
@@ -128,6 +116,7 @@ def quantize_qdq(
             nodes_to_exclude=excluded,
             use_external_data_format=large,
             calibrate_method=CalibrationMethod.MinMax,
+            calibration_cache_path=str(cache),
             extra_options=options.extra_options(),
         )
     rewired = 0
@@ -147,6 +136,6 @@ def quantize_qdq(
         "nodes_quantized": len(candidates),
         "nodes_excluded_activation_matmul": len(excluded),
         "readers_detached_from_qdq": rewired,
-        "calibration_method": "MinMax",
-        "calibration_samples": reader.count,
+        "calibration_method": "MinMax (streamed: one session, running min/max)",
+        "calibration_samples": count,
     }

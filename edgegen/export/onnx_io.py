@@ -4,6 +4,7 @@ a temp folder first, so a failed export leaves nothing behind."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -81,6 +82,42 @@ def check_onnx(path: Path) -> onnx.ModelProto:
     return model
 
 
+WORKDIR_PREFIX = ".export-"
+_SCRATCH = re.compile(r"^\.?\.export-(\d+)-")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # somebody else's live process
+        return True
+    return True
+
+
+def scratch_name(tag: str) -> str:
+    """A scratch file's name beside artifacts, swept like a workdir if this process is killed."""
+    return f"{WORKDIR_PREFIX}{os.getpid()}-{tag}"
+
+
+def sweep_stale_workdirs(parent: Path) -> list[Path]:
+    """Remove what an export killed outright (the OOM killer, SIGKILL) left in `parent`: its temp
+    folder and scratch files (`.export-<pid>-*`, `..export-<pid>-*`), recognised by the writer's
+    pid, which no longer runs. Returns what was removed."""
+    removed = []
+    for path in parent.iterdir():
+        match = _SCRATCH.match(path.name)
+        if match is None or _alive(int(match.group(1))):
+            continue
+        shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
+        removed.append(path)
+    return removed
+
+
 def workdir(parent: Path):
+    """A temp folder in `parent` (the artifacts' own filesystem, so placing them is a rename),
+    named after this process; leftovers of killed exports are swept first."""
     parent.mkdir(parents=True, exist_ok=True)
-    return tempfile.TemporaryDirectory(prefix=".export-", dir=parent)
+    sweep_stale_workdirs(parent)
+    return tempfile.TemporaryDirectory(prefix=f"{WORKDIR_PREFIX}{os.getpid()}-", dir=parent)

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from edgegen.export.onnx_io import place
+from edgegen.export.onnx_io import place, scratch_name
 from edgegen.runtime.backends.openvino_backend import require_openvino
 from edgegen.types import Component
 
@@ -39,7 +39,7 @@ def nncf_quantize(
     if transformer:
         kwargs["model_type"] = nncf.ModelType.TRANSFORMER
     quantized = nncf.quantize(model, nncf.Dataset(samples), **kwargs)
-    with tempfile.TemporaryDirectory(dir=dst_xml.parent, prefix=".nncf-") as tmp:
+    with tempfile.TemporaryDirectory(dir=dst_xml.parent, prefix=scratch_name("nncf-")) as tmp:
         xml = Path(tmp) / dst_xml.name
         ov.save_model(quantized, str(xml), compress_to_fp16=False)
         place({xml.with_suffix(".bin"): dst_xml.with_suffix(".bin"), xml: dst_xml})
