@@ -117,6 +117,19 @@ def test_constructed_graphs_break_exactly_their_rule(knobs, rules):
     assert report.passed is (not rules)
 
 
+@pytest.mark.parametrize("knobs", [{}, {"act_zero_point": 3}, {"weight_axis": 1}], ids=["clean", "zp", "axis"])
+def test_file_check_reads_constants_stored_as_external_data(tmp_path, knobs):
+    """onnxruntime's quantizer stores zero points of wide layers (SD 1.5's 320+ channels) in the
+    external-data file: the file check, which skips loading weights, must still read them there."""
+    model = conv_graph(**knobs)
+    expected = check_graph(model).counts()
+    path = tmp_path / "g.onnx"
+    onnx.save_model(model, str(path), save_as_external_data=True, location="g.onnx.data", size_threshold=0)
+    stored = onnx.load(str(path), load_external_data=False)
+    assert all(t.data_location == onnx.TensorProto.EXTERNAL for t in stored.graph.initializer)
+    assert check_file(path).counts() == expected
+
+
 def test_detaching_non_fusible_readers_restores_the_float_path():
     import onnxruntime as ort
 

@@ -23,6 +23,9 @@ _DEFAULT_Q_TYPE = onnx.TensorProto.UINT8
 @dataclass
 class GraphIndex:
     model: onnx.ModelProto
+    # Where the graph's external-data files are: a graph loaded without its weights still reads
+    # its constants from there (onnxruntime's quantizer stores zero points of >256 channels externally).
+    base_dir: str = ""
 
     def __post_init__(self) -> None:
         graph = self.model.graph
@@ -50,7 +53,7 @@ class GraphIndex:
     def value(self, name: str) -> np.ndarray | None:
         """A constant's values (small tensors: zero points, scales), or None when computed."""
         proto = self.tensor(name)
-        return None if proto is None else numpy_helper.to_array(proto)
+        return None if proto is None else numpy_helper.to_array(proto, base_dir=self.base_dir)
 
     def elem_type(self, name: str) -> int | None:
         proto = self.tensor(name)
