@@ -10,8 +10,10 @@ Steps (each `edgegen export` in a fresh process that reports its VmHWM at exit):
 
     .venv/bin/python bench/sd15_int8_export.py [--samples 16] [--skip-nncf]
 
-Writes bench/results/sd15_int8_export.json. The model is the `sd15` preset: random weights, so
-the drift says how the quantizer treats SD 1.5's shapes, not what a trained model would look like.
+Every step is measured from scratch: the export folder is emptied first, and a step that reused
+an artifact instead of making it stops the script. Writes bench/results/sd15_int8_export.json.
+The model is the `sd15` preset: random weights, so the drift says how the quantizer treats
+SD 1.5's shapes, not what a trained model would look like.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -42,7 +46,11 @@ def _run(args: list[str]) -> dict:
         if proc.returncode != 0:
             raise SystemExit(f"edgegen {' '.join(args[:3])} failed: {proc.stderr.strip()[-600:]}")
         peaks = json.loads(hwm.read_text())
+        made = re.search(r"(\d+) exported, (\d+) reused", proc.stdout)
+        if made is None or made.group(1) == "0":
+            raise SystemExit(f"edgegen {' '.join(args[:3])} exported nothing: {proc.stdout.strip()[-300:]}")
         return {
+            "exported": int(made.group(1)),
             "peak_rss_gib": round(peaks["vm_hwm"] / GIB, 2),
             "rss_anon_peak_gib": round(peaks["rss_anon_peak"] / GIB, 2),
             "seconds": round(seconds, 1),
@@ -53,9 +61,10 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--samples", type=int, default=16, help="calibration samples")
     ap.add_argument("--skip-nncf", action="store_true")
-    ap.add_argument("--out-root", type=Path, default=ROOT / "runs" / "export-cache")  # shared with memory_plan.py
+    ap.add_argument("--out-root", type=Path, default=ROOT / "runs" / "sd15-int8-export")  # emptied first
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "sd15_int8_export.json")
     args = ap.parse_args()
+    shutil.rmtree(args.out_root / "sd15" / "cpu-x86", ignore_errors=True)
     common = ["sd15", "--profile", "cpu-x86", "--classifier", "none", "--image-size", "512"]
     common += ["--out", str(args.out_root), "--calibration-samples", str(args.samples)]
     steps = {}
@@ -80,6 +89,11 @@ def main() -> None:
         "int8_checks_on_held_out_real_inputs": int8["checks"],
         "int8": {k: v for k, v in (int8.get("int8") or {}).items() if k != "tensorrt_conformance"},
     }
+    if not args.skip_nncf:
+        ir = (int8.get("int8") or {}).get("openvino")
+        if not ir:
+            raise SystemExit("the NNCF step left no OpenVINO IR in the manifest")
+        result["nncf_int8_checks_on_held_out_real_inputs"] = ir["checks"]
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps({k: result[k] for k in ("steps", "within_budget")}, indent=2))
     print(f"wrote {args.out}")

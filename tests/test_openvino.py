@@ -54,6 +54,36 @@ def test_nncf_int8_ir_is_written_and_validated(ov_export):
     assert clf["model_type"] == "default" and all(c["passed"] for c in clf["checks"])
 
 
+def test_openvino_asked_later_makes_the_ir_beside_a_reused_int8_onnx(tmp_path):
+    """`--openvino` on a folder whose ONNX INT8 is already exported: the ONNX is reused, the IR is
+    made (not silently skipped); a third run reuses both; an IR removed from disk is made again."""
+    pytest.importorskip("nncf")
+    from edgegen.export.export_model import ExportRequest, export_model
+
+    def export(openvino: bool):
+        request = ExportRequest(
+            model="tiny",
+            profile="cpu-x86",
+            out_root=tmp_path,
+            precisions=(Precision.INT8,),
+            components=(Component.UNET,),
+            classifier=None,
+            calibration_samples=4,
+            openvino=openvino,
+        )
+        return export_model(request)
+
+    first = export(False)
+    assert "unet.int8" in first.exported and not list(first.folder.glob("*.xml"))
+    second = export(True)
+    assert second.exported == ["unet.int8.openvino"] and "unet.int8" in second.reused
+    ir = second.manifest.find(Component.UNET, Precision.INT8).int8["openvino"]
+    assert (second.folder / ir["file"]).is_file() and all(c["passed"] for c in ir["checks"])
+    assert export(True).exported == []
+    (second.folder / ir["file"]).with_suffix(".bin").unlink()
+    assert export(True).exported == ["unet.int8.openvino"]
+
+
 def test_an_nncf_ir_beyond_the_int8_bound_is_refused_and_removed(tmp_path, monkeypatch):
     """A real broken graph: NNCF calibrated on inputs 1000× smaller than the real ones sets scales
     that clip every real activation (the failure mode of calibrating on the wrong data). On the

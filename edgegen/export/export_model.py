@@ -96,6 +96,14 @@ def reusable(old: ComponentArtifact, scheme: Int8Scheme, user_sha256: str | None
     return recorded_scheme(old.int8) is scheme
 
 
+def openvino_ir_current(xml: Path, art: ComponentArtifact) -> bool:
+    """The NNCF IR recorded with an INT8 artifact is on disk, unchanged."""
+    ir = (art.int8 or {}).get("openvino")
+    if not ir or not xml.is_file() or not xml.with_suffix(".bin").is_file():
+        return False
+    return sha256_file(xml) == ir.get("sha256") and sha256_file(xml.with_suffix(".bin")) == ir.get("bin_sha256")
+
+
 def _tool_versions() -> dict[str, str]:
     import diffusers
     import onnx
@@ -343,6 +351,15 @@ def export_model(request: ExportRequest, progress=None) -> ExportResult:
                 and verify_artifact(folder, old) is None
                 and reusable(old, scheme, user[1] if user else None)
             ):
+                ir = artifact_path(
+                    request.out_root, source.name, profile.name, ArtifactKind.OPENVINO_IR, component, precision
+                )
+                if precision is Precision.INT8 and request.openvino and not openvino_ir_current(ir, old):
+                    # The ONNX INT8 is reused; the IR asked for now (or changed on disk) is made.
+                    if progress:
+                        progress(f"{label}.openvino")
+                    old.int8["openvino"] = exporter.openvino_int8(fp32, ir)
+                    result.exported.append(f"{label}.openvino")
                 artifacts.append(old)
                 result.reused.append(label)
                 fp32 = old if precision is Precision.FP32 else fp32
