@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import subprocess
 import sys
@@ -297,6 +298,10 @@ def _write_model(fits: dict, rows: list[dict]) -> None:
             "base_mb": fit["base_mb"],
             "weight_factor": {"fp32": w["fp32"], "fp16": w["fp32"], "int8": w["int8"] or w["fp32"]},
             "activation_factor": fit["activation_factor"],
+            # the worst measured peak over its plan among the low-memory runs (the budget check's margin)
+            "low_memory_margin": max(
+                [1.0] + [math.ceil(1000 / r["predicted_over_measured"]) / 1000 for r in checks if r["low_memory"]]
+            ),
             "device": "host",
             "source": (
                 f"bench/memory_plan.py --fit, {time.strftime('%Y-%m-%d')}, {cpu}: {fit['fit_cases']} fit cases "

@@ -40,6 +40,19 @@ def test_normal_mode_holds_everything_and_low_memory_the_largest_component():
     assert int8.stages[1].weights_bytes == 600 * MB
 
 
+def test_low_memory_budget_checks_use_the_measured_margin():
+    from dataclasses import replace
+
+    under = replace(ORT, low_memory_margin=1.2)  # low-memory runs measured up to 20% above the plan
+    plan = plan_memory(_needs(), under, low_memory=True, budget_gb=1.2)
+    assert plan.peak_bytes == 1100 * MB and plan.checked_bytes == 1320 * MB
+    assert not plan.fits  # 1.15 GB predicted would fit 1.2 GB; 1.38 GB checked does not
+    assert "(up to 1.4 GB)" in plan.one_line()
+    normal = plan_memory(_needs(), under, low_memory=False, budget_gb=1.8)
+    assert normal.checked_bytes == normal.peak_bytes and normal.fits  # the margin is low memory's only
+    assert fitting([plan, normal]) == [normal]
+
+
 def test_budget_and_where_it_applies():
     plan = plan_memory(_needs(), ORT, low_memory=True, budget_gb=1.0)
     assert plan.where == "host RAM" and not plan.fits  # 1.10 GB > 1.0 GB

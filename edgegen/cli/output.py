@@ -49,7 +49,8 @@ def print_json(obj: Any) -> None:
 def table(title: str, columns: list[str], rows: list[list[Any]]) -> Table:
     t = Table(title=title, title_justify="left")
     for i, c in enumerate(columns):
-        t.add_column(c, no_wrap=(i == 0))
+        # the first column (names) is never wrapped; the others keep room for their figures
+        t.add_column(c, no_wrap=(i == 0), min_width=None if i == 0 else min(len(c), 10))
     for r in rows:
         # Text, not markup: values such as "pip install 'edgegen[gpu]'" must print as they are.
         t.add_row(*(Text("" if v is None else str(v)) for v in r))

@@ -66,7 +66,13 @@ def plan_cmd(
     verdict = "fits" if plan.fits else "does NOT fit"
     console.print(
         f"predicted peak {plan.peak_bytes / 1e9:.2f} GB (fixed cost {plan.base_bytes / 1e9:.2f} GB) "
-        f"{verdict} profile {prof.name}'s budget of {budget:g} GB"
+        + (
+            f"checked as up to {plan.checked_bytes / 1e9:.2f} GB (low-memory runs on this backend measured "
+            f"up to {plan.margin - 1:.0%} above their plans) "
+            if plan.margin > 1.0
+            else ""
+        )
+        + f"{verdict} profile {prof.name}'s budget of {budget:g} GB"
     )
     for note in (*plan.notes, config_note):
         if note:
@@ -75,8 +81,8 @@ def plan_cmd(
         console.print(
             table(
                 "variants that fit (smallest first)",
-                ["variant", "peak GB"],
-                [[p.label, gb(p.peak_bytes)] for p in check.alternatives[:8]],
+                ["variant", "checked peak GB"],
+                [[p.label, gb(p.checked_bytes)] for p in check.alternatives[:8]],
             )
         )
     else:

@@ -46,6 +46,7 @@ def backend_memory(backend: Backend) -> BackendMemory:
         float(raw["activation_factor"]),
         raw.get("device", "host"),
         source,
+        float(raw.get("low_memory_margin", 1.0)),
     )
 
 
@@ -224,7 +225,9 @@ def check_generate(
     if enforce and not plan.fits:
         budget = profile.memory_budget_gb
         raise MemoryBudgetError(
-            f"this run needs about {plan.peak_bytes / 1e9:.1f} GB of {plan.where} ({plan.label}); "
+            f"this run needs about {plan.peak_bytes / 1e9:.1f} GB"
+            + (f" (up to {plan.checked_bytes / 1e9:.1f} GB)" if plan.margin > 1.0 else "")
+            + f" of {plan.where} ({plan.label}); "
             f"profile {profile.name} allows {budget:g} GB",
             hint=(
                 f"what would fit: {alternatives[0].one_line()}"
@@ -237,8 +240,8 @@ def check_generate(
 
 def host_bytes(plan: MemoryPlan, backend: Backend) -> int:
     """What the plan puts in host RAM: all of it on a CPU or a Jetson, the fixed cost on a discrete
-    GPU (weights and activations live in GPU memory there)."""
-    return plan.peak_bytes if plan.where != "GPU memory" else backend_memory(backend).base_bytes
+    GPU (weights and activations live in GPU memory there); with the low-memory margin where measured."""
+    return plan.checked_bytes if plan.where != "GPU memory" else backend_memory(backend).base_bytes
 
 
 def check_classify(

@@ -41,6 +41,9 @@ class BackendMemory:
     activation_factor: float  # resident bytes per byte of the liveness peak
     device: str = "host"  # where weights and activations live: host | gpu
     source: str = ""  # which measurement the constants come from
+    # Low memory: measured peaks have reached the plan × this (the worst seen; 1.0 = never above).
+    # Budget checks use it so that an under-prediction does not let a run through that will not fit.
+    low_memory_margin: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -62,13 +65,20 @@ class MemoryPlan:
     where: str  # "host RAM" | "GPU memory" | "unified memory"
     budget_bytes: int | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
+    margin: float = 1.0  # the backend's measured worst case over the plan in this mode
+
+    @property
+    def checked_bytes(self) -> int:
+        """What the budget is checked against: the peak with the measured margin."""
+        return round(self.peak_bytes * self.margin)
 
     @property
     def fits(self) -> bool:
-        return self.budget_bytes is None or self.peak_bytes <= self.budget_bytes
+        return self.budget_bytes is None or self.checked_bytes <= self.budget_bytes
 
     def one_line(self) -> str:
-        return f"{self.label}: {self.peak_bytes / GB:.1f} GB"
+        upto = f" (up to {self.checked_bytes / GB:.1f} GB)" if self.margin > 1.0 else ""
+        return f"{self.label}: {self.peak_bytes / GB:.1f} GB{upto}"
 
 
 def where_budget_applies(device_kind: str, backend_device: str) -> str:
@@ -108,9 +118,9 @@ def plan_memory(
             held += w + a
     peak = max(s.peak_bytes for s in stages)
     budget = round(budget_gb * GB) if budget_gb is not None else None
-    return MemoryPlan(
-        label or describe(needs, low_memory), low_memory, tuple(stages), base, peak, where, budget, tuple(notes)
-    )
+    margin = backend.low_memory_margin if low_memory else 1.0
+    label = label or describe(needs, low_memory)
+    return MemoryPlan(label, low_memory, tuple(stages), base, peak, where, budget, tuple(notes), margin)
 
 
 DISPLAY = {
@@ -136,4 +146,4 @@ def describe(needs: list[ComponentNeed], low_memory: bool, extra: tuple[str, ...
 
 def fitting(plans: list[MemoryPlan]) -> list[MemoryPlan]:
     """The plans that fit their budget, smallest peak first."""
-    return sorted((p for p in plans if p.fits), key=lambda p: p.peak_bytes)
+    return sorted((p for p in plans if p.fits), key=lambda p: p.checked_bytes)
