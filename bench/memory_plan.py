@@ -246,28 +246,27 @@ def _low_memory_linear_fit(rows: list[dict], backend: str = "ort-cpu") -> dict:
     }
 
 
-def _constants(backend: str, fit: dict):
-    from edgegen.runtime.memory_plan import BackendMemory
-
+def _entry(fit: dict) -> dict:
+    """A fit as its entry of memory_model.yaml (every precision given a weight factor)."""
     w = fit["weight_factor"]
-    return BackendMemory(
-        backend,
-        int(fit["base_mb"] * 2**20),
-        {"fp32": w["fp32"], "fp16": w["fp32"], "int8": w["int8"] or w["fp32"]},
-        fit["activation_factor"],
-    )
+    return {
+        "base_mb": fit["base_mb"],
+        "weight_factor": {"fp32": w["fp32"], "fp16": w["fp32"], "int8": w["int8"] or w["fp32"]},
+        "activation_factor": fit["activation_factor"],
+    }
 
 
 def _repredict(rows: list[dict], fits: dict) -> None:
     """Every case predicted again with the fitted constants: the check of the fit on the cases it
     did not see (and its residual on those it did)."""
+    from edgegen.runtime.memory_needs import constants_from_entry
     from edgegen.runtime.memory_plan import ComponentNeed, plan_memory
 
     for r in rows:
         fit = fits.get(r["backend"])
         if fit is None:
             continue
-        constants = _constants(r["backend"], fit)
+        constants = constants_from_entry(r["backend"], _entry(fit))
         needs = [ComponentNeed(**n) for n in r["predicted"]["needs"]]
         low = r["low_memory"] and r["backend"] != "torch"
         peak = plan_memory(needs, constants, low).peak_bytes
@@ -293,11 +292,8 @@ def _write_model(fits: dict, rows: list[dict]) -> None:
         today = time.strftime("%Y-%m-%d")
         measured = ", ".join(sorted({r.get("measured_on", today) for r in checks if r["fit"]}))
         ratios = ", ".join(f"{r['name']} {r['predicted_over_measured']:.2f}" for r in checks if not r["fit"])
-        w = fit["weight_factor"]
         model["backends"][backend] = {
-            "base_mb": fit["base_mb"],
-            "weight_factor": {"fp32": w["fp32"], "fp16": w["fp32"], "int8": w["int8"] or w["fp32"]},
-            "activation_factor": fit["activation_factor"],
+            **_entry(fit),
             # the worst measured peak over its plan among the low-memory runs (the budget check's margin)
             "low_memory_margin": max(
                 [1.0] + [math.ceil(1000 / r["predicted_over_measured"]) / 1000 for r in checks if r["low_memory"]]
@@ -363,9 +359,7 @@ def main() -> None:
         rows.sort(key=lambda r: order.index(r["name"]))
     result = {"cases": rows, "machine": os.uname().nodename, "date": time.strftime("%Y-%m-%d")}
     if args.fit:
-        result["fit"] = {
-            b: _fit(rows, b) for b in sorted({r["backend"] for r in rows if r["fit"] and not r["low_memory"]})
-        }
+        result["fit"] = {b: _fit(rows, b) for b in sorted({r["backend"] for r in rows if r["fit"]})}
         print("fit:", json.dumps(result["fit"]))
         _repredict(rows, result["fit"])
         if loo := _low_memory_linear_fit(rows):

@@ -39,8 +39,13 @@ def backend_memory(backend: Backend) -> BackendMemory:
         other = table["fallback"][backend.value]
         raw = table["backends"][other]
         source = f"{other}'s figures, not measured for {backend.value}"
+    return constants_from_entry(backend.value, raw, source)
+
+
+def constants_from_entry(backend: str, raw: dict, source: str = "") -> BackendMemory:
+    """One backend's entry of memory_model.yaml as the plan's constants."""
     return BackendMemory(
-        backend.value,
+        backend,
         int(raw["base_mb"] * 2**20),
         {k: float(v) for k, v in raw["weight_factor"].items()},
         float(raw["activation_factor"]),
